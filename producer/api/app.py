@@ -1,0 +1,41 @@
+"""The REST API: intake, lookup, review queue and decisions, health. OpenAPI docs at /docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from producer.api import routes_health, routes_review, routes_tickets
+from producer.enqueue import Enqueuer, default_enqueuer
+from shared.config import Settings, get_settings
+from shared.errors import ConflictError, NotFoundError, TransientError
+
+
+def _error(code: int) -> Callable[[Request, Exception], Any]:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    return handler
+
+
+def create_app(settings: Settings | None = None, enqueuer: Enqueuer | None = None,
+               redis_client: Callable[[], Any] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="ticketflow", version="0.1.0",
+                  description="Support tickets in; classified tickets with drafted replies out, "
+                              "for a human to approve, edit or reject.")
+    app.state.settings = settings
+    app.state.enqueuer = enqueuer or default_enqueuer()
+    app.state.redis_client = redis_client or (lambda: redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=2))
+    app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
+    app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
+    app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.include_router(routes_tickets.router)
+    app.include_router(routes_review.router)
+    app.include_router(routes_health.router)
+    return app

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: settings, a DB session, the enqueuer, API-key checks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from sqlmodel import Session
+
+from producer.enqueue import Enqueuer
+from shared.config import Settings
+from shared.db import get_engine
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    with Session(get_engine(settings.resolved_database_url), expire_on_commit=False) as s:
+        yield s
+
+
+def get_enqueuer(request: Request) -> Enqueuer:
+    enqueuer: Enqueuer = request.app.state.enqueuer
+    return enqueuer
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
+
+
+def _check_key(settings: Settings, key: str | None) -> None:
+    if not settings.api_key_set:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "no API keys are configured: set TICKETFLOW_API_KEYS")
+    if key is None or not any(secrets.compare_digest(key, k) for k in settings.api_key_set):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key header",
+                            headers={"WWW-Authenticate": "X-API-Key"})
+
+
+def require_write_key(settings: SettingsDep,
+                      x_api_key: Annotated[str | None, Header()] = None) -> None:
+    _check_key(settings, x_api_key)
+
+
+def require_read_key(settings: SettingsDep,
+                     x_api_key: Annotated[str | None, Header()] = None) -> None:
+    if settings.api_read_auth:
+        _check_key(settings, x_api_key)

@@ -1,0 +1,34 @@
+"""The review queue and decisions. Nothing is sent to a customer without one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from producer.api.deps import SessionDep, SettingsDep, require_read_key, require_write_key
+from producer.queries import review_queue, to_public
+from producer.review import InvalidReview, submit_review
+from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
+from shared.taxonomy import load_taxonomy
+
+router = APIRouter(tags=["review"])
+
+
+@router.get("/review", response_model=TicketPage, dependencies=[Depends(require_read_key)])
+def get_review_queue(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> TicketPage:
+    """Triaged tickets awaiting a decision, most urgent first."""
+    return review_queue(session, limit, offset)
+
+
+@router.post("/tickets/{ticket_id}/review", response_model=TicketPublic,
+             dependencies=[Depends(require_write_key)])
+def review_ticket(ticket_id: int, data: ReviewCreate, session: SessionDep,
+                  settings: SettingsDep) -> TicketPublic:
+    """Approve, edit or reject the draft; corrected labels are kept for training."""
+    try:
+        review = submit_review(session, ticket_id, data, load_taxonomy(settings.taxonomy_file))
+    except InvalidReview as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
+    return to_public(session, session.get_one(Ticket, review.ticket_id))

@@ -1,0 +1,249 @@
+"""Raw bytes -> ``ParsedEmail``, reading as much as a damaged message allows.
+
+Real mail is often broken: wrong or unknown charsets, 8-bit bytes in headers, multiparts
+without their boundary. Every step here falls back instead of raising, so one bad mail yields
+what could be read (and a note of what could not) rather than stopping an ingestion run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import parseaddr, parsedate_to_datetime
+from typing import Any
+
+from producer.email.clean import html_to_text
+
+# Labels seen in the wild mapped to the codec that actually decodes them (supersets mostly).
+CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cn-gb": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "iso-8859-8-i": "iso-8859-8",
+    "windows-874": "cp874",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-unknown": "",
+    "unknown-8bit": "",
+}
+_MSGID = re.compile(r"<[^<>\s]+>")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Listed for the reviewer, never stored: mail attachments are not ticket content."""
+
+    filename: str
+    content_type: str
+    size: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"filename": self.filename, "content_type": self.content_type, "size": self.size}
+
+
+@dataclass(frozen=True)
+class ParsedEmail:
+    """What ingestion needs from one mail; ``text`` is the whole body, quotes included."""
+
+    message_id: str | None
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    sender_email: str | None
+    sender_name: str | None
+    subject: str
+    date: datetime | None
+    text: str
+    from_html: bool
+    attachments: tuple[Attachment, ...]
+    headers: dict[str, str]
+    part_types: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def clean_str(value: str) -> str:
+    """Undo surrogate escapes (raw 8-bit header bytes, usually UTF-8) and drop control chars.
+
+    PostgreSQL rejects NUL and neither database accepts lone surrogates, so this runs on every
+    string before it is stored.
+    """
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub("", value)
+
+
+def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode with the declared charset, then UTF-8, then cp1252; never raises.
+
+    Returns the text and a note when the declared charset was unknown or wrong.
+    """
+    declared = (charset or "").strip().strip("\"'").lower()
+    codec = CHARSET_ALIASES.get(declared, declared)
+    candidates = [c for c in (codec, "utf-8", "cp1252") if c]
+    for name in candidates:
+        try:
+            text = data.decode(name)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+        if name == candidates[0]:
+            return text, None
+        return text, f"charset {declared or 'unset'!r} did not decode; read as {name}"
+    return data.decode("utf-8", "replace"), f"undecodable bytes in charset {declared!r} replaced"
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Parse one message; raises only if the bytes are not a message at all (never seen)."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(msg, EmailMessage)
+    notes: list[str] = []
+    text, from_html, body_part = _body(msg, notes)
+    name, addr = _sender(msg)
+    headers = {k.lower(): _header(msg, k) for k in dict.fromkeys(msg.keys())}
+    return ParsedEmail(
+        message_id=_first_id(_header(msg, "message-id")),
+        in_reply_to=tuple(_MSGID.findall(_header(msg, "in-reply-to"))),
+        references=tuple(_MSGID.findall(_header(msg, "references"))),
+        sender_email=addr,
+        sender_name=name,
+        subject=" ".join(_header(msg, "subject").split()),
+        date=_date(msg),
+        text=text,
+        from_html=from_html,
+        attachments=tuple(_attachments(msg, body_part)),
+        headers=headers,
+        part_types=tuple(_safe_type(p) for p in msg.walk()),
+        notes=tuple(notes + [type(d).__name__ for d in msg.defects]),
+    )
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+        return clean_str(str(value)) if value is not None else ""
+    except Exception:  # the policy's structured parser chokes on some malformed headers
+        for key, raw in msg.raw_items():
+            if key.lower() == name.lower():
+                return clean_str(_decode_raw_header(str(raw)))
+        return ""
+
+
+def _decode_raw_header(raw: str) -> str:
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:
+        return raw
+
+
+def _first_id(value: str) -> str | None:
+    found = _MSGID.search(value)
+    if found:
+        return found.group(0)
+    value = value.strip()
+    return f"<{value}>" if value else None
+
+
+def _sender(msg: Message) -> tuple[str | None, str | None]:
+    try:
+        addresses = msg["from"].addresses
+        if addresses:
+            first = addresses[0]
+            return clean_str(first.display_name) or None, clean_str(first.addr_spec) or None
+    except Exception:
+        pass
+    name, addr = parseaddr(_header(msg, "from"))
+    return name or None, addr or None
+
+
+def _date(msg: Message) -> datetime | None:
+    value = _header(msg, "date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _safe_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "application/octet-stream"
+
+
+def _is_attachment(part: Message) -> bool:
+    try:
+        return part.get_content_disposition() == "attachment" or bool(part.get_filename())
+    except Exception:
+        return True
+
+
+def _body(msg: EmailMessage, notes: list[str]) -> tuple[str, bool, Message | None]:
+    """Pick the plain part (or the HTML one converted) of the message."""
+    candidates: list[Message] = []
+    for pref in (("plain",), ("html",)):
+        try:
+            part = msg.get_body(preferencelist=pref)
+        except Exception:  # e.g. a multipart whose boundary never appears
+            part = None
+        if part is not None:
+            candidates.append(part)
+    for part in msg.walk():
+        if _safe_type(part) in ("text/plain", "text/html") and not _is_attachment(part):
+            candidates.append(part)
+    for part in candidates:
+        text = _part_text(part, notes)
+        if text.strip():
+            is_html = _safe_type(part) == "text/html"
+            return (html_to_text(text) if is_html else text), is_html, part
+    payload = msg.get_payload()
+    if isinstance(payload, str) and msg.get_content_maintype() == "multipart" and payload.strip():
+        notes.append("broken multipart: body read as plain text")
+        return clean_str(payload), False, None
+    return "", False, None
+
+
+def _part_text(part: Message, notes: list[str]) -> str:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        data = None
+    if not isinstance(data, bytes):
+        return ""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    text, note = decode_bytes(data, charset)
+    if note:
+        notes.append(note)
+    return clean_str(text.replace("\r\n", "\n"))
+
+
+def _attachments(msg: Message, body_part: Message | None) -> list[Attachment]:
+    found = []
+    for part in msg.walk():
+        if part.is_multipart() or part is body_part:
+            continue
+        ctype = _safe_type(part)
+        if ctype.startswith(("text/plain", "text/html")) and not _is_attachment(part):
+            continue  # the alternative rendering of the body, not a file
+        if part.get_content_maintype() == "message" or ctype == "text/rfc822-headers":
+            continue  # report sections of a bounce, already in part_types
+        try:
+            filename = part.get_filename() or ""
+        except Exception:
+            filename = ""
+        try:
+            size = len(part.get_payload(decode=True) or b"")
+        except Exception:
+            size = 0
+        found.append(Attachment(clean_str(filename) or "(unnamed)", ctype, size))
+    return found
+

@@ -1,0 +1,112 @@
+"""Persist first, then enqueue: the one path every channel (API, email, backfill) uses.
+
+The row is committed before its message is published. If publishing fails the ticket stays
+``queued`` with ``enqueued_at`` empty, and ``requeue_unsent`` (run by the API on start and by
+``ticketflow requeue``) sends it later: a lost message never means a lost ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from producer.enqueue import Enqueuer
+from shared.errors import TransientError
+from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    ticket: Ticket
+    created: bool
+    enqueued: bool
+
+
+def find_existing(session: Session, source: str, external_id: str | None) -> Ticket | None:
+    if external_id is None:
+        return None
+    stmt = select(Ticket).where(Ticket.source == source, Ticket.external_id == external_id)
+    return session.exec(stmt).first()
+
+
+def persist_ticket(session: Session, data: TicketCreate, queue: str) -> tuple[Ticket, bool]:
+    """Insert the ticket, or return the one already stored under (source, external_id)."""
+    existing = find_existing(session, data.source, data.external_id)
+    if existing is not None:
+        return existing, False
+    ticket = Ticket.model_validate(data, update={"queue": queue})
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two producers raced on the same external id: the other one won, use its row.
+        session.rollback()
+        existing = find_existing(session, data.source, data.external_id)
+        if existing is None:
+            raise
+        return existing, False
+    session.refresh(ticket)
+    return ticket, True
+
+
+def send_ticket(session: Session, ticket: Ticket, enqueuer: Enqueuer) -> bool:
+    """Publish the ticket's current revision and stamp ``enqueued_at``; False if Redis failed."""
+    assert ticket.id is not None
+    try:
+        enqueuer.send(ticket.id, ticket.revision, ticket.queue)
+    except TransientError as err:
+        log.warning("ticket %s stored but not enqueued yet: %s", ticket.id, err)
+        return False
+    ticket.enqueued_at = utcnow()
+    session.add(ticket)
+    session.commit()
+    return True
+
+
+def submit_ticket(
+    session: Session, data: TicketCreate, enqueuer: Enqueuer, queue: str
+) -> IntakeResult:
+    """Store a new ticket and queue it; a known (source, external_id) returns the stored one."""
+    ticket, created = persist_ticket(session, data, queue)
+    enqueued = ticket.enqueued_at is not None
+    if created or not enqueued:
+        enqueued = send_ticket(session, ticket, enqueuer)
+    return IntakeResult(ticket=ticket, created=created, enqueued=enqueued)
+
+
+def retriage(session: Session, ticket: Ticket, enqueuer: Enqueuer, queue: str) -> bool:
+    """Queue a ticket again under a new revision (new message in its thread, model upgrade)."""
+    ticket.revision += 1
+    ticket.status = TicketStatus.queued
+    ticket.queue = queue
+    ticket.enqueued_at = None
+    ticket.last_error = None
+    ticket.updated_at = utcnow()
+    session.add(ticket)
+    session.commit()
+    return send_ticket(session, ticket, enqueuer)
+
+
+def requeue_unsent(session: Session, enqueuer: Enqueuer, older_than_s: int) -> int:
+    """Re-send tickets never published, or waiting/processing far longer than a task can take.
+
+    Sending twice is harmless: the worker writes one result per (ticket, revision).
+    """
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    stmt = select(Ticket).where(
+        or_(
+            (Ticket.status == TicketStatus.queued)
+            & or_(col(Ticket.enqueued_at).is_(None), col(Ticket.enqueued_at) < cutoff),
+            (Ticket.status == TicketStatus.processing) & (col(Ticket.updated_at) < cutoff),
+        )
+    )
+    sent = 0
+    for ticket in session.exec(stmt).all():
+        sent += send_ticket(session, ticket, enqueuer)
+    return sent

@@ -1,0 +1,59 @@
+"""Read side for the API: tickets with their current triage result and review."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, case, func
+from sqlmodel import Session, col, select
+
+from shared.models import (
+    PRIORITY_RANK,
+    Review,
+    ReviewPublic,
+    Ticket,
+    TicketPage,
+    TicketPublic,
+    TicketStatus,
+    TriagePublic,
+    TriageResult,
+)
+
+
+def _current_result_join() -> object:
+    return and_(TriageResult.ticket_id == Ticket.id, TriageResult.revision == Ticket.revision)
+
+
+def to_public(session: Session, ticket: Ticket) -> TicketPublic:
+    result = session.exec(select(TriageResult).where(
+        TriageResult.ticket_id == ticket.id).order_by(col(TriageResult.revision).desc())).first()
+    review = session.exec(select(Review).where(Review.ticket_id == ticket.id)
+                          .order_by(col(Review.id).desc())).first()
+    return TicketPublic.model_validate(ticket, update={
+        "triage": TriagePublic.model_validate(result) if result else None,
+        "review": ReviewPublic.model_validate(review) if review else None,
+    })
+
+
+def list_tickets(session: Session, status: TicketStatus | None, category: str | None,
+                 limit: int, offset: int) -> TicketPage:
+    stmt = select(Ticket)
+    if category is not None:
+        stmt = stmt.join(TriageResult, _current_result_join()).where(  # type: ignore[arg-type]
+            TriageResult.category == category)
+    if status is not None:
+        stmt = stmt.where(Ticket.status == status)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(col(Ticket.id).desc()).offset(offset).limit(limit)).all()
+    return TicketPage(items=[to_public(session, t) for t in rows], total=total, limit=limit,
+                      offset=offset)
+
+
+def review_queue(session: Session, limit: int, offset: int) -> TicketPage:
+    """Triaged tickets awaiting a decision: most urgent first, then oldest first."""
+    rank = case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
+    base = (select(Ticket).join(TriageResult, _current_result_join())  # type: ignore[arg-type]
+            .where(Ticket.status == TicketStatus.triaged))
+    total = session.exec(select(func.count()).select_from(base.subquery())).one()
+    rows = session.exec(base.order_by(rank, col(TriageResult.needs_human_triage).desc(),
+                                      col(Ticket.created_at)).offset(offset).limit(limit)).all()
+    return TicketPage(items=[to_public(session, t) for t in rows], total=total, limit=limit,
+                      offset=offset)

@@ -1,0 +1,59 @@
+"""The human decision on a drafted reply. Edits and corrected labels are kept as training data."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from shared.errors import ConflictError, NotFoundError
+from shared.models import Review, ReviewCreate, ReviewDecision, Ticket, TicketStatus, TriageResult, utcnow
+from shared.taxonomy import TAXONOMY_FIELDS, Taxonomy
+
+
+class InvalidReview(ValueError):
+    """The review payload is well-formed but contradicts the taxonomy or the decision."""
+
+
+def validate_review(data: ReviewCreate, taxonomy: Taxonomy) -> None:
+    if data.decision == ReviewDecision.edit and not (data.edited_reply or "").strip():
+        raise InvalidReview("decision 'edit' needs a non-empty edited_reply")
+    for field, tax_field in TAXONOMY_FIELDS.items():
+        value = getattr(data, f"corrected_{field}")
+        allowed = taxonomy.labels(tax_field)
+        if value is not None and value not in allowed:
+            raise InvalidReview(f"corrected_{field} {value!r} is not one of {allowed}")
+
+
+def submit_review(session: Session, ticket_id: int, data: ReviewCreate,
+                  taxonomy: Taxonomy) -> Review:
+    validate_review(data, taxonomy)
+    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+    if ticket is None:
+        raise NotFoundError(f"ticket {ticket_id} not found")
+    if ticket.status in (TicketStatus.approved, TicketStatus.rejected):
+        raise ConflictError(f"ticket {ticket_id} was already reviewed ({ticket.status})")
+    if ticket.status != TicketStatus.triaged:
+        raise ConflictError(f"ticket {ticket_id} has no draft to review yet (status "
+                            f"{ticket.status})")
+    result = session.exec(select(TriageResult).where(
+        TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision)
+        .order_by(col(TriageResult.id).desc())).first()
+    if result is None:  # status says triaged, so this is a broken invariant, not user error
+        raise ConflictError(f"ticket {ticket_id} has no triage result for its revision")
+    edited = data.decision == ReviewDecision.edit
+    final = None if data.decision == ReviewDecision.reject else (
+        data.edited_reply if edited else result.draft_reply)
+    review = Review(
+        ticket_id=ticket_id, triage_result_id=result.id, decision=data.decision,  # type: ignore[arg-type]
+        reviewer=data.reviewer, final_reply=final, edited=edited,
+        corrected_category=data.corrected_category, corrected_priority=data.corrected_priority,
+        corrected_sentiment=data.corrected_sentiment, corrected_language=data.corrected_language,
+        note=data.note,
+    )
+    ticket.status = (TicketStatus.rejected if data.decision == ReviewDecision.reject
+                     else TicketStatus.approved)
+    ticket.updated_at = utcnow()
+    session.add(review)
+    session.add(ticket)
+    session.commit()
+    session.refresh(review)
+    return review

@@ -1,0 +1,1 @@
+"""Code both sides import: settings, schema, database session, Celery app, task names."""

@@ -1,0 +1,45 @@
+"""The one Celery app. Producers use it to send by task name; workers import ``worker.tasks``.
+
+Delivery guarantees come from configuration, not code: a message is acknowledged only after
+its task returned (``acks_late``), is re-queued if the worker process dies
+(``task_reject_on_worker_lost``), and each worker thread holds one message at a time
+(prefetch 1). Redis re-delivers an unacknowledged message after ``visibility_timeout``, which
+settings keep above the task time limit so a slow ticket is not handed out twice.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.config import Settings, get_settings
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    app = Celery("ticketflow", broker=settings.redis_url, include=["worker.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,  # results live in the database, not in Redis
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=settings.queue,
+        task_queues=[Queue(settings.queue), Queue(settings.backfill_queue)],
+        task_time_limit=settings.task_time_limit_s,
+        task_soft_time_limit=max(settings.task_time_limit_s - 5, 1),
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_s,
+            # Listed queues are polled in order: live tickets before backfill.
+            "queue_order_strategy": "priority",
+        },
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_send_sent_event=True,
+        worker_send_task_events=True,
+    )
+    return app
+
+
+app = create_celery_app(get_settings())

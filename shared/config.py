@@ -1,0 +1,126 @@
+"""The one settings object: every tunable comes from here, nothing else reads ``os.environ``.
+
+Values come from ``TICKETFLOW_*`` environment variables or an optional ``.env`` file. A bad
+value stops the process at start with a message naming the variable, instead of failing on the
+first ticket hours later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+ENV_PREFIX = "TICKETFLOW_"
+BUNDLED_DRAFT_MODEL = "bundled:smollm2-135m-instruct"
+BUNDLED_ENCODER = "bundled:all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration shared by the API, the worker and the commands."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # Storage and broker.
+    data_dir: Path = Field(Path(".ticketflow"), description="Local state: SQLite file, model cache.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
+    queue: str = Field("tickets", min_length=1, description="Queue for live tickets.")
+    backfill_queue: str = Field("tickets.backfill", min_length=1, description="Low-priority queue.")
+
+    # Models.
+    engine: Literal["transformers", "fake"] = Field(
+        "transformers", description="'fake' is a small deterministic engine for tests only."
+    )
+    draft_model: str = Field(BUNDLED_DRAFT_MODEL, min_length=1, description="Causal LM id or path.")
+    encoder_model: str = Field(BUNDLED_ENCODER, min_length=1, description="Encoder id or path.")
+    taxonomy_file: Path | None = Field(None, description="JSON taxonomy; default is built in.")
+    classifier_dir: Path | None = Field(None, description="Trained heads; default data_dir/heads.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(8, ge=1, le=256)
+    max_batch_wait_ms: int = Field(50, ge=0, le=10_000)
+    max_new_tokens: int = Field(128, ge=1, le=4096)
+    max_input_tokens: int = Field(768, ge=32, le=32_768)
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+    # Queue behaviour.
+    worker_concurrency: int = Field(0, ge=0, le=512, description="0 means batch_size threads.")
+    task_time_limit_s: int = Field(600, ge=10, description="Hard limit for one ticket.")
+    visibility_timeout_s: int = Field(3600, ge=10, description="Redelivery delay after a crash.")
+    max_retries: int = Field(5, ge=0, le=100)
+    requeue_after_s: int = Field(900, ge=10, description="Queued this long: message re-sent.")
+
+    # API.
+    api_keys: str = Field("", description="Comma-separated keys accepted in X-API-Key.")
+    api_read_auth: bool = Field(False, description="Also require X-API-Key on reads.")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    public_url: str = Field("", description="Base URL printed for reviewers.")
+    max_body_chars: int = Field(50_000, ge=100)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _check_timeouts(self) -> Settings:
+        if self.visibility_timeout_s <= self.task_time_limit_s:
+            raise ValueError(
+                f"{ENV_PREFIX}VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s}) must be above "
+                f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}), or a slow ticket "
+                "would be delivered twice"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'ticketflow.db').resolve()}"
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def concurrency(self) -> int:
+        return self.worker_concurrency or self.batch_size
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def heads_dir(self) -> Path:
+        return self.classifier_dir or self.data_dir / "heads"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        name = f"{ENV_PREFIX}{loc.upper()}" if loc else "settings"
+        lines.append(f"{name}: {e['msg']} (got {e.get('input')!r})" if loc else e["msg"])
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one readable ``ConfigError``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        raise ConfigError(_explain(err)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

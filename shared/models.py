@@ -1,0 +1,262 @@
+"""The schema: SQLModel tables and their API variants side by side.
+
+The database is the source of truth. A ticket row exists before its queue message; a triage
+result is unique per (ticket, revision) so a redelivered message can never add a second one;
+reviews keep reviewers' edits and corrected labels because they are training data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import EmailStr, field_validator
+from sqlalchemy import JSON, Column, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TicketStatus(StrEnum):
+    queued = "queued"
+    processing = "processing"
+    triaged = "triaged"
+    approved = "approved"
+    rejected = "rejected"
+    failed = "failed"
+
+
+class ReviewDecision(StrEnum):
+    approve = "approve"
+    edit = "edit"
+    reject = "reject"
+
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+# --- Tickets ---------------------------------------------------------------------------------
+
+
+# Fields a producer supplies; shared by the create payload and the table.
+class TicketBase(SQLModel):
+    source: str = Field(default="api", min_length=1, max_length=64, index=True)
+    external_id: str | None = Field(default=None, max_length=512)
+    customer_email: str | None = Field(default=None, max_length=320, index=True)
+    customer_name: str | None = Field(default=None, max_length=200)
+    subject: str = Field(default="", max_length=1000)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime | None = None
+
+
+# POST /tickets payload: validated at the edge, before anything is stored.
+class TicketCreate(TicketBase):
+    source: str = Field(default="api", min_length=1, max_length=64, regex=r"^[A-Za-z0-9_.:-]+$")
+    customer_email: EmailStr | None = Field(default=None, max_length=320)  # type: ignore[assignment]
+    body: str = Field(min_length=1, max_length=50_000)
+
+    @field_validator("received_at")
+    @classmethod
+    def _assume_utc(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
+
+    @field_validator("body")
+    @classmethod
+    def _body_has_text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("body must contain text, not only whitespace")
+        return v
+
+
+# Table: one row per customer request, whatever channel it came from.
+class Ticket(TicketBase, table=True):
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_ticket_source_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: TicketStatus = Field(default=TicketStatus.queued, index=True, sa_type=String(16))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # Bumped each time the ticket must be triaged again (new message in a thread, re-process).
+    revision: int = 1
+    queue: str = Field(default="tickets", max_length=64)
+    enqueued_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Triage results --------------------------------------------------------------------------
+
+
+# Table: what a worker concluded for one revision of a ticket.
+class TriageResult(SQLModel, table=True):
+    __tablename__ = "triage_result"
+    __table_args__ = (UniqueConstraint("ticket_id", "revision", name="uq_result_ticket_revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    revision: int = 1
+    category: str = Field(max_length=100, index=True)
+    category_confidence: float
+    priority: str = Field(max_length=32)
+    priority_confidence: float
+    sentiment: str = Field(max_length=32)
+    sentiment_confidence: float
+    language: str = Field(max_length=16)
+    language_confidence: float
+    needs_human_triage: bool = False
+    alternatives: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    draft_reply: str = Field(sa_column=Column(Text, nullable=False))
+    citations: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
+    classifier_model: str = Field(max_length=300)
+    classifier_version: str = Field(max_length=100)
+    draft_model: str = Field(max_length=300)
+    engine_instance: str = Field(max_length=64, description="Identifies one loaded engine.")
+    worker: str = Field(max_length=200)
+    queue_ms: int = 0
+    classify_ms: int = 0
+    draft_ms: int = 0
+    batch_size: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Reviews ---------------------------------------------------------------------------------
+
+
+# POST /tickets/{id}/review payload.
+class ReviewCreate(SQLModel):
+    decision: ReviewDecision
+    reviewer: str = Field(min_length=1, max_length=200)
+    edited_reply: str | None = Field(default=None, max_length=50_000)
+    corrected_category: str | None = Field(default=None, max_length=100)
+    corrected_priority: str | None = Field(default=None, max_length=32)
+    corrected_sentiment: str | None = Field(default=None, max_length=32)
+    corrected_language: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, max_length=5000)
+
+
+# Table: the human decision. Nothing reaches a customer without one.
+class Review(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    triage_result_id: int = Field(foreign_key="triage_result.id")
+    decision: ReviewDecision = Field(sa_type=String(16))
+    reviewer: str = Field(max_length=200)
+    final_reply: str | None = Field(default=None, sa_column=Column(Text))
+    edited: bool = False
+    corrected_category: str | None = Field(default=None, max_length=100)
+    corrected_priority: str | None = Field(default=None, max_length=32)
+    corrected_sentiment: str | None = Field(default=None, max_length=32)
+    corrected_language: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Email threads and quarantine (intake channels) ------------------------------------------
+
+
+# Table: each message of a ticket's conversation; the first one is the ticket body.
+class TicketMessage(SQLModel, table=True):
+    __tablename__ = "ticket_message"
+    __table_args__ = (UniqueConstraint("message_id", name="uq_ticket_message_message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    message_id: str | None = Field(default=None, max_length=998)
+    sender: str | None = Field(default=None, max_length=320)
+    subject: str = Field(default="", max_length=1000)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    body_original: str = Field(sa_column=Column(Text, nullable=False))
+    attachments: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
+    received_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# Table: input that could not be turned into a ticket, kept whole for a person to look at.
+class QuarantinedInput(SQLModel, table=True):
+    __tablename__ = "quarantined_input"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64, index=True)
+    origin: str = Field(default="", max_length=1000, description="Mailbox/file and position.")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Knowledge base (grounded drafts) --------------------------------------------------------
+
+
+# Table: one retrievable passage of a help article.
+class KbPassage(SQLModel, table=True):
+    __tablename__ = "kb_passage"
+    __table_args__ = (UniqueConstraint("doc_id", "chunk", name="uq_kb_doc_chunk"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    doc_id: str = Field(max_length=300, index=True)
+    chunk: int = 0
+    title: str = Field(default="", max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- API read models -------------------------------------------------------------------------
+
+
+class TriagePublic(SQLModel):
+    revision: int
+    category: str
+    category_confidence: float
+    priority: str
+    priority_confidence: float
+    sentiment: str
+    sentiment_confidence: float
+    language: str
+    language_confidence: float
+    needs_human_triage: bool
+    alternatives: dict[str, Any]
+    draft_reply: str
+    citations: list[Any]
+    classifier_model: str
+    classifier_version: str
+    draft_model: str
+    queue_ms: int
+    classify_ms: int
+    draft_ms: int
+    created_at: datetime
+
+
+class ReviewPublic(SQLModel):
+    id: int
+    decision: ReviewDecision
+    reviewer: str
+    final_reply: str | None
+    edited: bool
+    corrected_category: str | None
+    corrected_priority: str | None
+    corrected_sentiment: str | None
+    corrected_language: str | None
+    note: str | None
+    created_at: datetime
+
+
+class TicketPublic(TicketBase):
+    id: int
+    status: TicketStatus
+    attempts: int
+    last_error: str | None
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    triage: TriagePublic | None = None
+    review: ReviewPublic | None = None
+
+
+class TicketPage(SQLModel):
+    items: list[TicketPublic]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,97 @@
+"""Shared fixtures: real databases (a throwaway PostgreSQL database and a SQLite file).
+
+PostgreSQL is reached at TEST_PG_URL's server (default 127.0.0.1:5432, user postgres, trust
+auth); each test session creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from shared.config import Settings, load_settings
+from shared.db import make_engine, upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    name = f"tf_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _migrated_settings(url: str, tmp: Path, **extra: object) -> Settings:
+    settings = load_settings(database_url=url, data_dir=tmp, **extra)
+    upgrade(settings)
+    return settings
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ["review", "triage_result", "ticket_message", "quarantined_input", "kb_passage",
+              "ticket"]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f"DELETE FROM {t}"))
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    _migrated_settings(pg_url, tmp_path_factory.mktemp("pg"))
+    return pg_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tf.db'}"
+        _migrated_settings(url, tmp_path)
+        yield url
+    else:
+        url = request.getfixturevalue("_pg_migrated")
+        engine = make_engine(url)
+        _truncate_all(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    with Session(db_engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return load_settings(database_url=db_url, data_dir=tmp_path, engine="fake",
+                         redis_url=REDIS_TEST_URL, api_keys="test-key")

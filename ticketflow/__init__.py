@@ -1,0 +1,1 @@
+"""The `ticketflow` command: composes producer and worker commands, importing each lazily."""

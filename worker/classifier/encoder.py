@@ -1,0 +1,48 @@
+"""Sentence embeddings from any Hugging Face encoder: mean pooling, then unit length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from worker.model_source import check_local_or_hub, resolve_encoder
+
+
+class SentenceEncoder:
+    """Holds the encoder in eval mode on one device; ``embed`` is batched and grad-free."""
+
+    def __init__(self, spec: str, device: torch.device, max_length: int = 256) -> None:
+        check_local_or_hub(spec)
+        path = resolve_encoder(spec)
+        self.spec = spec
+        self.device = device
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.model = AutoModel.from_pretrained(path).to(device).eval()
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def encode_batch(self, texts: Sequence[str]) -> torch.Tensor:
+        """Embeddings with gradients when the model is in training mode (fine-tuning)."""
+        enc = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_length,
+            return_tensors="pt",
+        ).to(self.device)
+        out = self.model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
+        pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        if not texts:
+            return torch.empty(0, self.dim)
+        parts = [
+            self.encode_batch(texts[i : i + batch_size]).float().cpu()
+            for i in range(0, len(texts), batch_size)
+        ]
+        return torch.cat(parts)

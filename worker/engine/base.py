@@ -1,0 +1,56 @@
+"""The narrow interface between the worker and its models.
+
+The worker only ever calls ``classify`` and ``draft`` on a batch. A real transformers engine
+and a small deterministic one (for unit tests) implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# A chat for the draft model: [{"role": "system"|"user"|"assistant", "content": "..."}].
+ChatMessages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    """One ticket's labels; ``alternatives`` holds the runner-up labels per field."""
+
+    category: Label
+    priority: Label
+    sentiment: Label
+    language: Label
+    alternatives: dict[str, list[Label]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    classifier_model: str
+    classifier_version: str
+    draft_model: str
+    device: str
+    instance_id: str  # unique per loaded engine: proves the model is loaded once per process
+
+
+class Engine(Protocol):
+    info: EngineInfo
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        """Label a batch of ticket texts in one forward pass."""
+        ...
+
+    def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
+        """Generate one reply per chat, batched."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Sentence embeddings (unit length), used for knowledge-base retrieval."""
+        ...

@@ -1,0 +1,76 @@
+"""The real engine: encoder classifier + language detector + causal-LM drafts, loaded once."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+import torch
+
+from shared.config import Settings
+from shared.taxonomy import load_taxonomy
+from worker.classifier.classifier import TicketClassifier
+from worker.device import pick_device
+from worker.draft_model import DraftGenerator
+from worker.engine.base import ChatMessages, Classification, EngineInfo
+from worker.language import detect_language
+
+log = logging.getLogger(__name__)
+
+
+class TransformersEngine:
+    def __init__(self, settings: Settings) -> None:
+        device = pick_device(settings.device)
+        t0 = time.perf_counter()
+        self.classifier = TicketClassifier(
+            settings.encoder_model, load_taxonomy(settings.taxonomy_file), settings.heads_dir,
+            device,
+        )
+        t1 = time.perf_counter()
+        self.drafter = DraftGenerator(
+            settings.draft_model, str(settings.model_cache_dir), device,
+            settings.max_input_tokens, settings.max_new_tokens, settings.repetition_penalty,
+        )
+        t2 = time.perf_counter()
+        self.load_seconds = {"classifier": round(t1 - t0, 2), "draft": round(t2 - t1, 2)}
+        self.device = device
+        self._instance = uuid.uuid4().hex
+        log.info("engine loaded on %s in %s", device, self.load_seconds)
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo(
+            classifier_model=self.classifier.model_id,
+            classifier_version=self.classifier.version,
+            draft_model=self.drafter.spec,
+            device=str(self.device),
+            instance_id=self._instance,
+        )
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]:
+        scored = self.classifier.classify(texts)
+        out = []
+        for text, fields in zip(texts, scored, strict=True):
+            alternatives = {f: alts for f, (_, alts) in fields.items()}
+            out.append(Classification(
+                category=fields["category"][0], priority=fields["priority"][0],
+                sentiment=fields["sentiment"][0], language=detect_language(text),
+                alternatives=alternatives,
+            ))
+        return out
+
+    def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
+        return self.drafter.generate(chats)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        emb: torch.Tensor = self.classifier.embed(texts)
+        return [row.tolist() for row in emb]
+
+    def warm_up(self) -> None:
+        """One dummy batch at start, so a broken model or out-of-memory shows before serving."""
+        self.classify(["warm-up: my card payment failed"])
+        self.draft([[{"role": "user", "content": "Say hello."}]])
+
+

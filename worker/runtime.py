@@ -1,0 +1,82 @@
+"""The worker process's long-lived state: the engine (loaded once), its batcher, the DB engine.
+
+Started once per process before the first message is taken (see ``worker.tasks``); tasks reach
+it through ``get_runtime`` rather than module globals scattered around.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from shared.config import Settings
+from shared.db import get_engine
+from shared.errors import TicketflowError
+from worker.batcher import MicroBatcher
+from worker.engine.base import Engine
+from worker.engine.factory import build_engine
+from worker.triage import TriageJob, TriageOutput, run_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    engine: Engine
+    batcher: MicroBatcher[TriageJob, TriageOutput]
+    db: DbEngine
+    name: str
+    load_seconds: float
+
+
+_runtime: WorkerRuntime | None = None
+_lock = threading.Lock()
+
+
+def start_runtime(settings: Settings) -> WorkerRuntime:
+    """Load and warm up the engine; idempotent within a process."""
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            return _runtime
+        t0 = time.perf_counter()
+        engine = build_engine(settings)
+        warm_up = getattr(engine, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+        load_s = time.perf_counter() - t0
+        batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
+            partial(run_batch, engine), settings.batch_size, settings.max_batch_wait_ms / 1000,
+        )
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        _runtime = WorkerRuntime(settings, engine, batcher, get_engine(
+            settings.resolved_database_url), name, load_s)
+        log.info("worker %s ready: engine %s loaded and warmed in %.1fs on %s", name,
+                 engine.info.instance_id[:8], load_s, engine.info.device)
+        return _runtime
+
+
+def runtime_started() -> bool:
+    return _runtime is not None
+
+
+def get_runtime() -> WorkerRuntime:
+    if _runtime is None:
+        raise TicketflowError("worker runtime not started: the model loads at worker start")
+    return _runtime
+
+
+def stop_runtime() -> None:
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.batcher.close()
+            _runtime = None

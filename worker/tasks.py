@@ -1,0 +1,67 @@
+"""Celery edge of the worker: thin tasks and the start-up hooks that load the model once.
+
+With the threads (or solo) pool the engine loads in the main process at ``worker_init``,
+before any message is consumed. With prefork it loads in each child at
+``worker_process_init``, so CUDA is never initialised in a parent before fork.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_init, worker_process_init, worker_shutdown
+
+from shared.celery_app import app
+from shared.config import get_settings
+from shared.errors import PermanentError, TransientError
+from shared.task_names import TRIAGE_TICKET
+from worker.runtime import get_runtime, runtime_started, start_runtime, stop_runtime
+from worker.triage import mark_failed, process_ticket
+
+log = logging.getLogger(__name__)
+IN_PROCESS_POOLS = ("concurrency.thread", "concurrency.solo")
+
+
+@worker_init.connect
+def _load_in_main(sender: Any = None, **_: Any) -> None:
+    pool_cls = getattr(sender, "pool_cls", None)  # still the CLI's value: a name or a class
+    pool = f"{getattr(pool_cls, '__module__', '')}.{pool_cls}".lower()
+    if any(p in pool for p in IN_PROCESS_POOLS):
+        start_runtime(get_settings())
+
+
+@worker_process_init.connect
+def _load_in_child(**_: Any) -> None:
+    start_runtime(get_settings())
+
+
+@worker_shutdown.connect
+def _shutdown(**_: Any) -> None:
+    stop_runtime()
+
+
+@app.task(name=TRIAGE_TICKET, bind=True, acks_late=True, max_retries=None)
+def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
+    # Normally loaded at worker start; a custom pool that skipped our hooks loads it here once.
+    rt = get_runtime() if runtime_started() else start_runtime(get_settings())
+    try:
+        return process_ticket(ticket_id, revision, db=rt.db, engine=rt.engine,
+                              submit=rt.batcher.submit, worker=rt.name,
+                              threshold=rt.settings.confidence_threshold).value
+    except TransientError as err:
+        if self.request.retries >= rt.settings.max_retries:
+            _fail(ticket_id, revision, f"gave up after {self.request.retries} retries: {err}")
+            return "failed"
+        countdown = min(2 ** self.request.retries, 60)
+        log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
+        raise self.retry(exc=err, countdown=countdown) from err
+    except PermanentError as err:
+        _fail(ticket_id, revision, str(err))
+        return "failed"
+
+
+def _fail(ticket_id: int, revision: int, reason: str) -> None:
+    log.error("ticket %s rev %s failed: %s", ticket_id, revision, reason)
+    mark_failed(get_runtime().db, ticket_id, revision, reason)

@@ -1,0 +1,162 @@
+"""Triage of one ticket: load it, run it through the batched engine, store the result once.
+
+Knows nothing of Celery: ``worker.tasks`` calls ``process_ticket`` and maps its exceptions to
+retry or failure. Idempotency comes from the database: one result per (ticket, revision), so a
+message delivered twice (worker crash, visibility timeout) never produces a second result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine as DbEngine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session, select
+
+from shared.errors import PermanentError, TransientError
+from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from worker.engine.base import Classification, Engine
+from worker.prompting import TicketView, build_chat, classification_text
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    triaged = "triaged"
+    duplicate = "duplicate"  # a result for this revision exists already
+    stale = "stale"  # a newer revision was queued; that message will do the work
+    missing = "missing"  # no such ticket (deleted); nothing to do
+
+
+@dataclass(frozen=True)
+class TriageJob:
+    ticket_id: int
+    view: TicketView
+
+
+@dataclass(frozen=True)
+class TriageOutput:
+    labels: Classification
+    draft: str
+    classify_ms: int
+    draft_ms: int
+    batch_size: int
+
+
+TriageSubmit = Callable[[TriageJob], TriageOutput]
+
+
+def run_batch(engine: Engine, jobs: list[TriageJob]) -> list[TriageOutput]:
+    """One classify pass and one generate pass for the whole batch."""
+    t0 = time.perf_counter()
+    labels = engine.classify([classification_text(j.view) for j in jobs])
+    t1 = time.perf_counter()
+    drafts = engine.draft([build_chat(j.view, lab) for j, lab in zip(jobs, labels, strict=True)])
+    t2 = time.perf_counter()
+    c_ms, d_ms = int((t1 - t0) * 1000), int((t2 - t1) * 1000)
+    return [TriageOutput(lab, d, c_ms, d_ms, len(jobs))
+            for lab, d in zip(labels, drafts, strict=True)]
+
+
+def _transient(err: Exception) -> TransientError:
+    return TransientError(f"database unavailable: {err.__class__.__name__}: {err}")
+
+
+def _claim(db: DbEngine, ticket_id: int, revision: int) -> tuple[Outcome | None, TriageJob | None,
+                                                                  int]:
+    """Mark the ticket processing; return an outcome instead when there is nothing to do."""
+    with Session(db, expire_on_commit=False) as s:
+        ticket = s.get(Ticket, ticket_id)
+        if ticket is None:
+            return Outcome.missing, None, 0
+        if revision < ticket.revision:
+            return Outcome.stale, None, 0
+        done = s.exec(select(TriageResult.id).where(TriageResult.ticket_id == ticket_id,
+                                                    TriageResult.revision == revision)).first()
+        if done is not None:
+            return Outcome.duplicate, None, 0
+        now = utcnow()
+        queued_ms = int((now - ticket.enqueued_at).total_seconds() * 1000) \
+            if ticket.enqueued_at else 0
+        ticket.status = TicketStatus.processing
+        ticket.attempts += 1
+        ticket.updated_at = now
+        s.add(ticket)
+        s.commit()
+        view = TicketView(subject=ticket.subject, body=ticket.body,
+                          customer_name=ticket.customer_name)
+        return None, TriageJob(ticket_id, view), max(queued_ms, 0)
+
+
+def _store(db: DbEngine, ticket_id: int, revision: int, out: TriageOutput, engine: Engine,
+           worker: str, queue_ms: int, threshold: float) -> Outcome:
+    info = engine.info
+    lab = out.labels
+    result = TriageResult(
+        ticket_id=ticket_id, revision=revision,
+        category=lab.category.name, category_confidence=lab.category.confidence,
+        priority=lab.priority.name, priority_confidence=lab.priority.confidence,
+        sentiment=lab.sentiment.name, sentiment_confidence=lab.sentiment.confidence,
+        language=lab.language.name, language_confidence=lab.language.confidence,
+        needs_human_triage=lab.category.confidence < threshold,
+        alternatives={f: [{"label": a.name, "confidence": a.confidence} for a in alts]
+                      for f, alts in lab.alternatives.items()},
+        draft_reply=out.draft, classifier_model=info.classifier_model,
+        classifier_version=info.classifier_version, draft_model=info.draft_model,
+        engine_instance=info.instance_id, worker=worker, queue_ms=queue_ms,
+        classify_ms=out.classify_ms, draft_ms=out.draft_ms, batch_size=out.batch_size,
+    )
+    with Session(db, expire_on_commit=False) as s:
+        s.add(result)
+        ticket = s.get(Ticket, ticket_id)
+        if ticket is not None and ticket.revision == revision:
+            ticket.status = TicketStatus.triaged
+            ticket.last_error = None
+            ticket.updated_at = utcnow()
+            s.add(ticket)
+        try:
+            s.commit()
+        except IntegrityError:
+            s.rollback()  # another delivery of the same message got there first
+            return Outcome.duplicate
+    return Outcome.triaged
+
+
+def process_ticket(ticket_id: int, revision: int, *, db: DbEngine, engine: Engine,
+                   submit: TriageSubmit, worker: str, threshold: float) -> Outcome:
+    try:
+        outcome, job, queue_ms = _claim(db, ticket_id, revision)
+    except (OperationalError, PoolTimeout) as err:
+        raise _transient(err) from err
+    if outcome is not None or job is None:
+        log.info("ticket %s rev %s: %s", ticket_id, revision, outcome)
+        return outcome or Outcome.missing
+    try:
+        out = submit(job)
+    except Exception as err:
+        raise PermanentError(f"model failed on this ticket: {err.__class__.__name__}: {err}") \
+            from err
+    try:
+        return _store(db, ticket_id, revision, out, engine, worker, queue_ms, threshold)
+    except (OperationalError, PoolTimeout) as err:
+        raise _transient(err) from err
+
+
+def mark_failed(db: DbEngine, ticket_id: int, revision: int, reason: str) -> None:
+    """Record a readable reason; a newer revision is left alone."""
+    with Session(db) as s:
+        ticket = s.get(Ticket, ticket_id)
+        if ticket is None or ticket.revision != revision:
+            return
+        ticket.status = TicketStatus.failed
+        ticket.last_error = reason[:2000]
+        ticket.updated_at = utcnow()
+        s.add(ticket)
+        s.commit()
+
+
