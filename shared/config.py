@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(128, ge=1, le=4096)
     max_input_tokens: int = Field(768, ge=32, le=32_768)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    languages: str = Field(
+        "en,es,fr,de,it,pt,nl,pl,sv,da,nb,fi,tr,ru,uk,zh,ja,ko,ar,hi,cs,ro,el,he",
+        description="ISO 639-1 codes the language detector chooses from; empty means all.",
+    )
     confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     # Queue behaviour.

@@ -23,6 +23,8 @@ class Taxonomy(BaseModel):
     categories: dict[str, str] = Field(min_length=2)
     priorities: dict[str, str] = Field(min_length=2)
     sentiments: dict[str, str] = Field(min_length=2)
+    # Optional example texts per field and label; they sharpen the zero-shot heads.
+    examples: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 
     @field_validator("categories", "priorities", "sentiments")
     @classmethod
@@ -34,6 +36,9 @@ class Taxonomy(BaseModel):
 
     def labels(self, field: str) -> list[str]:
         return list(getattr(self, field))
+
+    def label_examples(self, field: str, label: str) -> list[str]:
+        return self.examples.get(field, {}).get(label, [])
 
 
 @lru_cache(maxsize=4)

@@ -95,3 +95,10 @@ def session(db_engine: Engine) -> Iterator[Session]:
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return load_settings(database_url=db_url, data_dir=tmp_path, engine="fake",
                          redis_url=REDIS_TEST_URL, api_keys="test-key")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.tiny_models import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))

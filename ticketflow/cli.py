@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import typer
 
+from producer.backfill.cli import backfill
 from producer.commands import api_cmd, db_cmd, requeue_cmd
+from producer.kb_cli import kb_cmd
 from ticketflow.demo_cmd import demo
 from worker.commands import worker_cmd
 
@@ -26,6 +28,8 @@ app.command("requeue")(requeue_cmd)
 app.add_typer(db_cmd, name="db")
 app.command("worker")(worker_cmd)
 # -- channel and model commands register below (one line each) --
+app.command("backfill")(backfill)
+app.add_typer(kb_cmd, name="kb")
 
 if __name__ == "__main__":
     app()

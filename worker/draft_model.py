@@ -47,11 +47,12 @@ class DraftGenerator:
         prompts = [self._render(c) for c in chats]
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, truncation=True,
                              max_length=self.max_input_tokens, add_special_tokens=False)
-        enc = enc.to(self.device)
+        # Only what a causal LM takes: some tokenizers also return token_type_ids.
+        inputs = {k: enc[k].to(self.device) for k in ("input_ids", "attention_mask")}
         out = self.model.generate(
-            **enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+            **inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
             repetition_penalty=self.repetition_penalty,
         )
-        new_tokens = out[:, enc["input_ids"].shape[1]:]
+        new_tokens = out[:, inputs["input_ids"].shape[1]:]
         return [t.strip() for t in self.tokenizer.batch_decode(new_tokens,
                                                                skip_special_tokens=True)]

@@ -22,6 +22,7 @@ from shared.errors import TicketflowError
 from worker.batcher import MicroBatcher
 from worker.engine.base import Engine
 from worker.engine.factory import build_engine
+from worker.knowledge_base import KnowledgeBase
 from worker.triage import TriageJob, TriageOutput, run_batch
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class WorkerRuntime:
     engine: Engine
     batcher: MicroBatcher[TriageJob, TriageOutput]
     db: DbEngine
+    kb: KnowledgeBase
     name: str
     load_seconds: float
 
@@ -52,13 +54,16 @@ def start_runtime(settings: Settings) -> WorkerRuntime:
         warm_up = getattr(engine, "warm_up", None)
         if warm_up is not None:
             warm_up()
+        db = get_engine(settings.resolved_database_url)
+        kb = KnowledgeBase(db, engine)  # same encoder for passages and tickets
+        kb.load()
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
-            partial(run_batch, engine), settings.batch_size, settings.max_batch_wait_ms / 1000,
+            partial(run_batch, engine, kb=kb), settings.batch_size,
+            settings.max_batch_wait_ms / 1000,
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
-        _runtime = WorkerRuntime(settings, engine, batcher, get_engine(
-            settings.resolved_database_url), name, load_s)
+        _runtime = WorkerRuntime(settings, engine, batcher, db, kb, name, load_s)
         log.info("worker %s ready: engine %s loaded and warmed in %.1fs on %s", name,
                  engine.info.instance_id[:8], load_s, engine.info.device)
         return _runtime

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,7 +22,9 @@ from sqlmodel import Session, select
 from shared.errors import PermanentError, TransientError
 from shared.models import Ticket, TicketStatus, TriageResult, utcnow
 from worker.engine.base import Classification, Engine
-from worker.prompting import TicketView, build_chat, classification_text
+from worker.history import load_history
+from worker.knowledge_base import Hit, KnowledgeBase
+from worker.prompting import Reference, TicketView, build_chat, classification_text
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +49,61 @@ class TriageOutput:
     classify_ms: int
     draft_ms: int
     batch_size: int
+    # The passages put in front of the model, numbered as in the prompt ([n]).
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    retrieve_ms: int = 0
 
 
 TriageSubmit = Callable[[TriageJob], TriageOutput]
 
 
-def run_batch(engine: Engine, jobs: list[TriageJob]) -> list[TriageOutput]:
-    """One classify pass and one generate pass for the whole batch."""
+def citation(n: int, hit: Hit) -> dict[str, Any]:
+    p = hit.passage
+    return {
+        "n": n,
+        "doc_id": p.doc_id,
+        "chunk": p.chunk,
+        "title": p.title,
+        "url": p.url,
+        "score": hit.score,
+    }
+
+
+def run_batch(
+    engine: Engine, jobs: list[TriageJob], kb: KnowledgeBase | None = None
+) -> list[TriageOutput]:
+    """One classify pass, one retrieval embed pass and one generate pass for the whole batch.
+
+    ``kb`` must be built on this engine (same encoder); without one, drafts get no references.
+    """
     t0 = time.perf_counter()
-    labels = engine.classify([classification_text(j.view) for j in jobs])
+    texts = [classification_text(j.view) for j in jobs]
+    labels = engine.classify(texts)
     t1 = time.perf_counter()
-    drafts = engine.draft([build_chat(j.view, lab) for j, lab in zip(jobs, labels, strict=True)])
+    hits = kb.retrieve(texts) if kb is not None else [[] for _ in jobs]
     t2 = time.perf_counter()
-    c_ms, d_ms = int((t1 - t0) * 1000), int((t2 - t1) * 1000)
-    return [TriageOutput(lab, d, c_ms, d_ms, len(jobs))
-            for lab, d in zip(labels, drafts, strict=True)]
+    chats = [
+        build_chat(j.view, lab, [Reference(h.passage.title, h.passage.text) for h in hs])
+        for j, lab, hs in zip(jobs, labels, hits, strict=True)
+    ]
+    drafts = engine.draft(chats)
+    t3 = time.perf_counter()
+    c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
+    return [
+        TriageOutput(
+            lab, d, c_ms, d_ms, len(jobs), [citation(n, h) for n, h in enumerate(hs, start=1)], r_ms
+        )
+        for lab, d, hs in zip(labels, drafts, hits, strict=True)
+    ]
 
 
 def _transient(err: Exception) -> TransientError:
     return TransientError(f"database unavailable: {err.__class__.__name__}: {err}")
 
 
-def _claim(db: DbEngine, ticket_id: int, revision: int) -> tuple[Outcome | None, TriageJob | None,
-                                                                  int]:
+def _claim(
+    db: DbEngine, ticket_id: int, revision: int
+) -> tuple[Outcome | None, TriageJob | None, int]:
     """Mark the ticket processing; return an outcome instead when there is nothing to do."""
     with Session(db, expire_on_commit=False) as s:
         ticket = s.get(Ticket, ticket_id)
@@ -76,40 +111,71 @@ def _claim(db: DbEngine, ticket_id: int, revision: int) -> tuple[Outcome | None,
             return Outcome.missing, None, 0
         if revision < ticket.revision:
             return Outcome.stale, None, 0
-        done = s.exec(select(TriageResult.id).where(TriageResult.ticket_id == ticket_id,
-                                                    TriageResult.revision == revision)).first()
+        done = s.exec(
+            select(TriageResult.id).where(
+                TriageResult.ticket_id == ticket_id, TriageResult.revision == revision
+            )
+        ).first()
         if done is not None:
             return Outcome.duplicate, None, 0
+        history = tuple(load_history(s, ticket))  # before the write: no row lock held meanwhile
         now = utcnow()
-        queued_ms = int((now - ticket.enqueued_at).total_seconds() * 1000) \
-            if ticket.enqueued_at else 0
+        queued_ms = (
+            int((now - ticket.enqueued_at).total_seconds() * 1000) if ticket.enqueued_at else 0
+        )
         ticket.status = TicketStatus.processing
         ticket.attempts += 1
         ticket.updated_at = now
         s.add(ticket)
         s.commit()
-        view = TicketView(subject=ticket.subject, body=ticket.body,
-                          customer_name=ticket.customer_name)
+        view = TicketView(
+            subject=ticket.subject,
+            body=ticket.body,
+            customer_name=ticket.customer_name,
+            history=history,
+        )
         return None, TriageJob(ticket_id, view), max(queued_ms, 0)
 
 
-def _store(db: DbEngine, ticket_id: int, revision: int, out: TriageOutput, engine: Engine,
-           worker: str, queue_ms: int, threshold: float) -> Outcome:
+def _store(
+    db: DbEngine,
+    ticket_id: int,
+    revision: int,
+    out: TriageOutput,
+    engine: Engine,
+    worker: str,
+    queue_ms: int,
+    threshold: float,
+) -> Outcome:
     info = engine.info
     lab = out.labels
     result = TriageResult(
-        ticket_id=ticket_id, revision=revision,
-        category=lab.category.name, category_confidence=lab.category.confidence,
-        priority=lab.priority.name, priority_confidence=lab.priority.confidence,
-        sentiment=lab.sentiment.name, sentiment_confidence=lab.sentiment.confidence,
-        language=lab.language.name, language_confidence=lab.language.confidence,
+        ticket_id=ticket_id,
+        revision=revision,
+        category=lab.category.name,
+        category_confidence=lab.category.confidence,
+        priority=lab.priority.name,
+        priority_confidence=lab.priority.confidence,
+        sentiment=lab.sentiment.name,
+        sentiment_confidence=lab.sentiment.confidence,
+        language=lab.language.name,
+        language_confidence=lab.language.confidence,
         needs_human_triage=lab.category.confidence < threshold,
-        alternatives={f: [{"label": a.name, "confidence": a.confidence} for a in alts]
-                      for f, alts in lab.alternatives.items()},
-        draft_reply=out.draft, classifier_model=info.classifier_model,
-        classifier_version=info.classifier_version, draft_model=info.draft_model,
-        engine_instance=info.instance_id, worker=worker, queue_ms=queue_ms,
-        classify_ms=out.classify_ms, draft_ms=out.draft_ms, batch_size=out.batch_size,
+        alternatives={
+            f: [{"label": a.name, "confidence": a.confidence} for a in alts]
+            for f, alts in lab.alternatives.items()
+        },
+        draft_reply=out.draft,
+        citations=out.citations,
+        classifier_model=info.classifier_model,
+        classifier_version=info.classifier_version,
+        draft_model=info.draft_model,
+        engine_instance=info.instance_id,
+        worker=worker,
+        queue_ms=queue_ms,
+        classify_ms=out.classify_ms,
+        draft_ms=out.draft_ms,
+        batch_size=out.batch_size,
     )
     with Session(db, expire_on_commit=False) as s:
         s.add(result)
@@ -127,8 +193,16 @@ def _store(db: DbEngine, ticket_id: int, revision: int, out: TriageOutput, engin
     return Outcome.triaged
 
 
-def process_ticket(ticket_id: int, revision: int, *, db: DbEngine, engine: Engine,
-                   submit: TriageSubmit, worker: str, threshold: float) -> Outcome:
+def process_ticket(
+    ticket_id: int,
+    revision: int,
+    *,
+    db: DbEngine,
+    engine: Engine,
+    submit: TriageSubmit,
+    worker: str,
+    threshold: float,
+) -> Outcome:
     try:
         outcome, job, queue_ms = _claim(db, ticket_id, revision)
     except (OperationalError, PoolTimeout) as err:
@@ -139,8 +213,9 @@ def process_ticket(ticket_id: int, revision: int, *, db: DbEngine, engine: Engin
     try:
         out = submit(job)
     except Exception as err:
-        raise PermanentError(f"model failed on this ticket: {err.__class__.__name__}: {err}") \
-            from err
+        raise PermanentError(
+            f"model failed on this ticket: {err.__class__.__name__}: {err}"
+        ) from err
     try:
         return _store(db, ticket_id, revision, out, engine, worker, queue_ms, threshold)
     except (OperationalError, PoolTimeout) as err:
@@ -158,5 +233,3 @@ def mark_failed(db: DbEngine, ticket_id: int, revision: int, reason: str) -> Non
         ticket.updated_at = utcnow()
         s.add(ticket)
         s.commit()
-
-

@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from producer.api import routes_health, routes_review, routes_tickets
-from producer.enqueue import Enqueuer, default_enqueuer
+from producer.enqueue import CeleryEnqueuer, Enqueuer
+from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
 from shared.errors import ConflictError, NotFoundError, TransientError
 
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, enqueuer: Enqueuer | None = Non
                   description="Support tickets in; classified tickets with drafted replies out, "
                               "for a human to approve, edit or reject.")
     app.state.settings = settings
-    app.state.enqueuer = enqueuer or default_enqueuer()
+    app.state.enqueuer = enqueuer or CeleryEnqueuer(create_celery_app(settings))
     app.state.redis_client = redis_client or (lambda: redis.Redis.from_url(
         settings.redis_url, socket_connect_timeout=2, socket_timeout=2))
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))

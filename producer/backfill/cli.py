@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
-import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,7 +27,6 @@ from producer.backfill.reprocess import (
     reprocess,
 )
 from producer.enqueue import CeleryEnqueuer
-from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
 from shared.db import get_engine, session_scope
 from shared.errors import TicketflowError
@@ -47,97 +46,146 @@ def _when(value: str | None, option: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+def _usage(message: str) -> NoReturn:
+    # typer bundles its own click, so its UsageError is private: print and exit 2 like it would.
+    typer.echo(f"Usage error: {message}. See --help.", err=True)
+    raise typer.Exit(2)
+
+
 def _enqueuer(settings: Settings) -> CeleryEnqueuer:
-    # Built from these settings (not the module-level app) so the queue and broker match them.
+    # Built from these settings (not the module-level app, made at import) so broker and
+    # queues match the settings this command runs with.
+    from shared.celery_app import create_celery_app
+
     return CeleryEnqueuer(create_celery_app(settings))
 
 
-def _import(settings: Settings, path: Path, mapping: str | None, source: str, file_format: str,
-            rate: float, dry_run: bool, ui: BackfillDisplay) -> None:
-    reader = RowReader(path, mapping=parse_mapping(mapping), source=source,
-                       max_body_chars=settings.max_body_chars, file_format=file_format)
-    with reader, session_scope(get_engine(settings.resolved_database_url)) as session, \
-            ui.bar(f"importing {path.name}", total=reader.size or None):
+def _import(
+    settings: Settings,
+    path: Path,
+    mapping: str | None,
+    source: str,
+    file_format: str,
+    rate: float,
+    dry_run: bool,
+    ui: BackfillDisplay,
+) -> None:
+    reader = RowReader(
+        path,
+        mapping=parse_mapping(mapping),
+        source=source,
+        max_body_chars=settings.max_body_chars,
+        file_format=file_format,
+    )
+    with reader, session_scope(get_engine(settings.resolved_database_url)) as session:
         importer = Importer(
-            session, _enqueuer(settings), settings.backfill_queue, rate=rate, dry_run=dry_run,
-            on_invalid=ui.invalid, on_progress=lambda c: ui.update(c, reader.bytes_read),
+            session,
+            _enqueuer(settings),
+            settings.backfill_queue,
+            rate=rate,
+            dry_run=dry_run,
+            on_invalid=ui.invalid,
+            on_progress=lambda c: ui.update(c, reader.bytes_read),
         )
         try:
-            importer.run(reader)
+            with ui.bar(f"importing {path.name}", total=reader.size or None):
+                importer.run(reader)
         finally:
-            ui.summary(f"backfill of {path} onto {settings.backfill_queue}", importer.counts,
-                       dry_run)
+            title = f"backfill of {path} onto {settings.backfill_queue}"
+            ui.summary(title, importer.counts, dry_run)
 
 
-def _reprocess(settings: Settings, flt: ReprocessFilter, rate: float, dry_run: bool,
-               ui: BackfillDisplay) -> None:
+def _reprocess(
+    settings: Settings, flt: ReprocessFilter, rate: float, dry_run: bool, ui: BackfillDisplay
+) -> None:
     queue = settings.backfill_queue
     info = flt.describe() | {"queue": queue}
     key = marker_key(info | {"database": settings.resolved_database_url})
     marker = RunMarker.open(settings.data_dir / "backfill", key, utcnow())
     if marker.resumed:
-        ui.note(f"resuming the unfinished run started {marker.started_at:%Y-%m-%d %H:%M:%S} UTC "
-                f"(delete {marker.path} to start over)")
+        ui.note(
+            f"resuming the unfinished run started {marker.started_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(delete {marker.path} to start over)"
+        )
     with session_scope(get_engine(settings.resolved_database_url)) as session:
         total = count_candidates(session, flt, marker.started_at, queue)
         if not dry_run and total:
             marker.save(info)
         counts = ReprocessCounts()
-        with ui.bar("re-processing", total=total):
-            def progress(c: ReprocessCounts) -> None:
-                ui.update(c, c.matched)
-                counts.__dict__.update(c.__dict__)
-
-            try:
-                reprocess(session, flt, _enqueuer(settings), queue, started_at=marker.started_at,
-                          rate=rate, dry_run=dry_run, on_progress=progress)
-            finally:
-                ui.summary(f"re-process onto {queue}", counts, dry_run)
+        try:
+            with ui.bar("re-processing", total=total):
+                reprocess(
+                    session,
+                    flt,
+                    _enqueuer(settings),
+                    queue,
+                    started_at=marker.started_at,
+                    rate=rate,
+                    dry_run=dry_run,
+                    counts=counts,
+                    on_progress=lambda c: ui.update(c, c.matched),
+                )
+        finally:
+            ui.summary(f"re-process onto {queue}", counts, dry_run)
     if not dry_run:
         marker.finish()
 
 
 def backfill(
     file: Path | None = typer.Argument(
-        None, show_default=False,
+        None,
+        show_default=False,
         help="CSV or JSONL file to import. Without it, re-process stored tickets chosen by "
-             "--status/--since/--until/--category/--model-version.",
+        "--status/--since/--until/--category/--model-version.",
     ),
     mapping: str | None = typer.Option(
-        None, "--map", metavar="FIELD=COLUMN,...",
+        None,
+        "--map",
+        metavar="FIELD=COLUMN,...",
         help="Which file column fills which ticket field, e.g. 'body=text,id=ticket_id'. "
-             "Fields: body (text), subject, external_id (id), customer_email (email), "
-             "customer_name (name), received_at (date), category. Default: columns named "
-             "like the fields.",
+        "Fields: body (text), subject, external_id (id), customer_email (email), "
+        "customer_name (name), received_at (date), category. Default: columns named "
+        "like the fields.",
     ),
-    source: str = typer.Option("backfill", help="Source of imported tickets; with the id "
-                                                "column it makes reruns idempotent."),
+    source: str = typer.Option(
+        "backfill",
+        help="Source of imported tickets; with the id column it makes reruns idempotent.",
+    ),
     file_format: str = typer.Option("auto", "--format", help="csv, jsonl or auto (by suffix)."),
     status: list[TicketStatus] | None = typer.Option(
-        None, help=f"Re-process tickets in this status (repeat for more; default: "
-                   f"{', '.join(DEFAULT_STATUSES)}).",
+        None,
+        help=f"Re-process tickets in this status (repeat for more; default: "
+        f"{', '.join(DEFAULT_STATUSES)}).",
     ),
-    since: str | None = typer.Option(None, help="Re-process tickets received at/after this "
-                                                "ISO date (UTC unless an offset is given)."),
+    since: str | None = typer.Option(
+        None,
+        help="Re-process tickets received at/after this ISO date (UTC unless an offset is given).",
+    ),
     until: str | None = typer.Option(None, help="... and received before this ISO date."),
     category: str | None = typer.Option(None, help="... whose latest result has this category."),
     model_version: str | None = typer.Option(
-        None, help="... whose latest result came from this classifier version or draft model."),
+        None, help="... whose latest result came from this classifier version or draft model."
+    ),
     rate: float = typer.Option(0.0, min=0.0, help="Enqueue at most N tickets/s (0: no limit)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and count only: nothing is "
-                                                          "stored or enqueued."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Validate and count only: nothing is stored or enqueued."
+    ),
 ) -> None:
     """Import ticket history, or re-process stored tickets, on the low-priority queue."""
     filters = (status, since, until, category, model_version)
     selecting = any(f is not None for f in filters)
     if file is None and not selecting:
-        raise click.UsageError("give a FILE to import, or --status/--since/--until/--category/"
-                               "--model-version to re-process stored tickets")
+        _usage(
+            "give a FILE to import, or --status/--since/--until/--category/"
+            "--model-version to re-process stored tickets"
+        )
     if file is not None and selecting:
-        raise click.UsageError("--status/--since/--until/--category/--model-version choose "
-                               "stored tickets to re-process; they do not apply to a FILE")
-    if file is None and (mapping is not None or file_format != "auto"):
-        raise click.UsageError("--map and --format apply to a FILE import")
+        _usage(
+            "--status/--since/--until/--category/--model-version choose "
+            "stored tickets to re-process; they do not apply to a FILE"
+        )
+    if file is None and (mapping is not None or file_format != "auto" or source != "backfill"):
+        _usage("--map, --source and --format apply to a FILE import")
     ui = BackfillDisplay()
     try:
         settings = get_settings()
@@ -146,8 +194,10 @@ def backfill(
         else:
             flt = ReprocessFilter(
                 statuses=tuple(status) if status else DEFAULT_STATUSES,
-                since=_when(since, "--since"), until=_when(until, "--until"),
-                category=category, model_version=model_version,
+                since=_when(since, "--since"),
+                until=_when(until, "--until"),
+                category=category,
+                model_version=model_version,
             )
             _reprocess(settings, flt, rate, dry_run, ui)
     except TicketflowError as err:

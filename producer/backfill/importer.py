@@ -182,4 +182,3 @@ class Importer:
         finally:
             if stamped:  # also on Ctrl-C: what was sent is not sent again by a rerun
                 self.session.commit()
-

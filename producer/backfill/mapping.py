@@ -12,19 +12,35 @@ from collections.abc import Iterable, Mapping
 from producer.backfill.errors import InputError
 
 # Ticket fields a file may fill; ``category`` is the file's own label, kept as metadata only.
-FIELDS = ("body", "subject", "external_id", "customer_email", "customer_name", "received_at",
-          "category")
+FIELDS = (
+    "body",
+    "subject",
+    "external_id",
+    "customer_email",
+    "customer_name",
+    "received_at",
+    "category",
+)
 # Short names accepted on the left of ``=`` and, without ``--map``, as column names.
-ALIASES = {"text": "body", "id": "external_id", "email": "customer_email",
-           "name": "customer_name", "date": "received_at"}
+ALIASES = {
+    "text": "body",
+    "id": "external_id",
+    "email": "customer_email",
+    "name": "customer_name",
+    "date": "received_at",
+}
 
 
 def field_name(name: str) -> str:
     key = name.strip().lower()
     field = ALIASES.get(key, key)
     if field not in FIELDS:
-        known = ", ".join(FIELDS) + " (aliases: " + ", ".join(f"{a}={f}" for a, f in
-                                                              ALIASES.items()) + ")"
+        known = (
+            ", ".join(FIELDS)
+            + " (aliases: "
+            + ", ".join(f"{a}={f}" for a, f in ALIASES.items())
+            + ")"
+        )
         raise InputError(f"--map: unknown ticket field {name!r}; fields are {known}")
     return field
 
@@ -67,9 +83,11 @@ def resolve_mapping(
     available = ", ".join(repr(c) for c in columns)
     missing = [f"{col!r} (for {field})" for field, col in mapping.items() if col not in columns]
     if missing:
-        raise InputError(f"unknown column {', '.join(missing)}: {where} has {available}; "
-                         "use --map FIELD=COLUMN")
+        raise InputError(
+            f"unknown column {', '.join(missing)}: {where} has {available}; use --map FIELD=COLUMN"
+        )
     if "body" not in mapping:
-        raise InputError(f"no column for the ticket body: {where} has {available}; "
-                         "use --map body=COLUMN")
+        raise InputError(
+            f"no column for the ticket body: {where} has {available}; use --map body=COLUMN"
+        )
     return mapping

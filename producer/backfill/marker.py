@@ -39,8 +39,9 @@ class RunMarker:
         try:
             started_at = datetime.fromisoformat(json.loads(path.read_text())["started_at"])
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise InputError(f"{path}: unreadable run marker ({err}); delete it to start over") \
-                from None
+            raise InputError(
+                f"{path}: unreadable run marker ({err}); delete it to start over"
+            ) from None
         return cls(path, started_at, resumed=True)
 
     def save(self, info: dict[str, object]) -> None:

@@ -7,12 +7,12 @@ the result. The bar is drawn only on a terminal; logs and CI get the lines and t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     Progress,
@@ -21,12 +21,22 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from producer.backfill.reader import InvalidRow
 
 
 def format_counts(counts: Any) -> str:
     return "  ".join(f"{name} {value:,}" for name, value in asdict(counts).items())
+
+
+class _CountsProgress(Progress):
+    """The bar on one line and the counts on the next, so both fit an 80-column terminal."""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        for task in self.tasks:
+            yield Text("  " + task.fields.get("counts", ""))
 
 
 class BackfillDisplay:
@@ -40,19 +50,20 @@ class BackfillDisplay:
     @contextmanager
     def bar(self, description: str, total: float | None) -> Iterator[BackfillDisplay]:
         self._started = time.monotonic()
-        self._progress = Progress(
+        self._progress = _CountsProgress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=30),
             TaskProgressColumn(),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[counts]}"),
             console=self.err,
             disable=not self.err.is_terminal,
         )
         self._task = self._progress.add_task(description, total=total, counts="")
-        with self._progress:
-            yield self
-        self._progress = None
+        try:
+            with self._progress:
+                yield self
+        finally:
+            self._progress = None
 
     def update(self, counts: Any, completed: float) -> None:
         if self._progress is not None and self._task is not None:

@@ -51,6 +51,8 @@ Row = ImportRow | InvalidRow
 def detect_format(path: Path, requested: str = "auto") -> Format:
     if requested in ("csv", "jsonl"):
         return requested  # type: ignore[return-value]
+    if requested != "auto":
+        raise InputError(f"--format {requested!r}: use csv, jsonl or auto")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
         return "csv"
@@ -94,8 +96,9 @@ def build_row(
     if body is None:
         return InvalidRow(line, f"body is empty (column {body_column!r})")
     if len(body) > max_body_chars:
-        return InvalidRow(line, f"body has {len(body)} characters, over max_body_chars "
-                                f"({max_body_chars})")
+        return InvalidRow(
+            line, f"body has {len(body)} characters, over max_body_chars ({max_body_chars})"
+        )
     category = fields.pop("category", None)
     data: dict[str, object] = {k: v.strip() for k, v in fields.items() if v is not None}
     data.update(source=source, body=body)
@@ -166,7 +169,9 @@ class RowReader:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()

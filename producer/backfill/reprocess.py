@@ -65,22 +65,29 @@ def _filter_clauses(flt: ReprocessFilter) -> list[ColumnElement[bool]]:
         .correlate(Ticket)
         .scalar_subquery()
     )
-    latest = [TriageResult.ticket_id == Ticket.id, TriageResult.revision == latest_rev]
+    latest: list[ColumnElement[bool]] = [
+        col(TriageResult.ticket_id) == Ticket.id,
+        col(TriageResult.revision) == latest_rev,
+    ]
     if flt.category is not None:
-        latest.append(TriageResult.category == flt.category)
+        latest.append(col(TriageResult.category) == flt.category)
     if flt.model_version is not None:
-        latest.append(or_(TriageResult.classifier_version == flt.model_version,
-                          TriageResult.draft_model == flt.model_version))
+        latest.append(
+            or_(
+                col(TriageResult.classifier_version) == flt.model_version,
+                col(TriageResult.draft_model) == flt.model_version,
+            )
+        )
     clauses.append(select(TriageResult.id).where(*latest).exists())
     return clauses
 
 
 def _is_unsent_retriage(started_at: datetime, queue: str) -> ColumnElement[bool]:
     return and_(
-        Ticket.status == TicketStatus.queued,
+        col(Ticket.status) == TicketStatus.queued,
         col(Ticket.enqueued_at).is_(None),
-        Ticket.updated_at >= started_at,
-        Ticket.queue == queue,
+        col(Ticket.updated_at) >= started_at,
+        col(Ticket.queue) == queue,
     )
 
 
@@ -93,8 +100,9 @@ def candidate_clause(flt: ReprocessFilter, started_at: datetime, queue: str) -> 
     return and_(*_filter_clauses(flt), or_(to_requeue, _is_unsent_retriage(started_at, queue)))
 
 
-def count_candidates(session: Session, flt: ReprocessFilter, started_at: datetime,
-                     queue: str) -> int:
+def count_candidates(
+    session: Session, flt: ReprocessFilter, started_at: datetime, queue: str
+) -> int:
     stmt = select(func.count()).select_from(Ticket)
     return session.exec(stmt.where(candidate_clause(flt, started_at, queue))).one()
 
@@ -111,15 +119,23 @@ def reprocess(
     page_size: int = 200,
     on_progress: Callable[[ReprocessCounts], None] | None = None,
     limiter: RateLimiter | None = None,
+    counts: ReprocessCounts | None = None,
 ) -> ReprocessCounts:
-    """Give each matching ticket a new revision on ``queue``; safe to run again."""
+    """Give each matching ticket a new revision on ``queue``; safe to run again.
+
+    ``counts`` is filled in place, so a caller still has them when a lost queue stops the run.
+    """
     limiter = limiter or RateLimiter(rate)
-    counts = ReprocessCounts()
+    counts = counts if counts is not None else ReprocessCounts()
     where = candidate_clause(flt, started_at, queue)
     last_id = 0
     while True:
-        stmt = (select(Ticket).where(where, col(Ticket.id) > last_id)
-                .order_by(col(Ticket.id)).limit(page_size))
+        stmt = (
+            select(Ticket)
+            .where(where, col(Ticket.id) > last_id)
+            .order_by(col(Ticket.id))
+            .limit(page_size)
+        )
         page = session.exec(stmt).all()
         if not page:
             break
@@ -128,11 +144,16 @@ def reprocess(
             last_id = ticket.id
             counts.matched += 1
             if dry_run:
+                if on_progress:
+                    on_progress(counts)
                 continue
             unsent = ticket.status == TicketStatus.queued and ticket.enqueued_at is None
             limiter.wait()
-            sent = send_ticket(session, ticket, enqueuer) if unsent else \
-                retriage(session, ticket, enqueuer, queue)
+            sent = (
+                send_ticket(session, ticket, enqueuer)
+                if unsent
+                else retriage(session, ticket, enqueuer, queue)
+            )
             if not sent:
                 raise QueueUnavailable(
                     f"could not reach the queue; {counts.enqueued} tickets were re-queued: run "
@@ -141,6 +162,6 @@ def reprocess(
             counts.resumed += unsent
             counts.requeued += not unsent
             counts.enqueued += 1
-        if on_progress:
-            on_progress(counts)
+            if on_progress:
+                on_progress(counts)
     return counts

@@ -18,15 +18,6 @@ _REPORT_TYPES = frozenset({"message/delivery-status", "message/disposition-notif
 def automated_reason(mail: ParsedEmail) -> str | None:
     """Why this mail should be skipped, or None for mail a person wrote."""
     h = mail.headers
-    auto_submitted = h.get("auto-submitted", "").split(";")[0].strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return f"auto-reply (Auto-Submitted: {auto_submitted})"
-    for name in _AUTOREPLY_HEADERS:
-        if h.get(name):
-            return f"auto-reply ({name} header)"
-    precedence = h.get("precedence", "").strip().lower()
-    if precedence in _BULK_PRECEDENCE:
-        return f"bulk mail (Precedence: {precedence})"
     sender = (mail.sender_email or "").lower()
     if sender.split("@")[0] in _DAEMON_LOCALPARTS:
         return f"bounce (from {sender})"
@@ -36,4 +27,13 @@ def automated_reason(mail: ParsedEmail) -> str | None:
         return f"bounce or receipt ({', '.join(sorted(report)) or 'delivery-status report'})"
     if h.get("x-failed-recipients"):
         return "bounce (X-Failed-Recipients header)"
+    auto_submitted = h.get("auto-submitted", "").split(";")[0].strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return f"auto-reply (Auto-Submitted: {auto_submitted})"
+    for name in _AUTOREPLY_HEADERS:
+        if h.get(name):
+            return f"auto-reply ({name} header)"
+    precedence = h.get("precedence", "").strip().lower()
+    if precedence in _BULK_PRECEDENCE:
+        return f"bulk mail (Precedence: {precedence})"
     return None

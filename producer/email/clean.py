@@ -10,30 +10,34 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-_BLOCK_TAGS = frozenset(
-    "p div br tr li ul ol table h1 h2 h3 h4 h5 h6 pre hr section article header footer "
-    "dd dt dl address center form fieldset".split()
+# Paragraph-level tags get a blank line around them; line-level ones just end the line
+# (Gmail and Outlook wrap every line in a <div>).
+_PARA_TAGS = frozenset(
+    {"p", "ul", "ol", "table", "pre", "hr", "section", "article", "header", "footer", "dl"}
+    | {"address", "center", "form", "fieldset"}
+    | {f"h{n}" for n in range(1, 7)}
 )
+_LINE_TAGS = frozenset({"div", "tr", "li", "dt", "dd"})
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "template", "noscript"})
 _QUOTE_OPEN, _QUOTE_CLOSE = "\x00q+", "\x00q-"
 
 # "On Mon, 3 Jun 2024, Ana <ana@x.com> wrote:" in the languages our customers write in.
 _ON_WROTE = re.compile(
     r"^\s*(on|le|am|el|il|op|em|w dniu)\b.{0,400}?"
-    r"(wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|napisał)\s*:\s*$",
+    r"(wrote|a écrit|schrieb|escribió|ha scritto|schreef|escreveu|napisał)\b.{0,200}:\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-_CJK_WROTE = re.compile(r"^.{0,300}(写道|寫道|のメッセージ)\s*[：:]\s*$", re.DOTALL)
+_CJK_WROTE = re.compile(r"^.{0,300}(写道|寫道|のメッセージ)\s*[\uff1a:]\s*$", re.DOTALL)
 _ORIGINAL = re.compile(
     r"^\s*-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|"
     r"mensaje original|原始邮件|原始郵件)\s*-{2,}",
     re.IGNORECASE,
 )
 _FORWARDED = re.compile(r"^\s*-{2,}\s*(forwarded message|weitergeleitete nachricht)", re.I)
-_HEADER_FROM = re.compile(r"^\s*\*?(from|von|de|发件人|寄件者)\s*\*?\s*[:：]", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"^\s*\*?(from|von|de|发件人|寄件者)\s*\*?\s*[:\uff1a]", re.IGNORECASE)
 _HEADER_NEXT = re.compile(
     r"^\s*\*?(sent|date|to|subject|gesendet|an|betreff|envoyé|à|objet|发送时间|日期|收件人|主题)"
-    r"\s*\*?\s*[:：]",
+    r"\s*\*?\s*[:\uff1a]",
     re.IGNORECASE,
 )
 _MOBILE_FOOTER = re.compile(
@@ -45,7 +49,7 @@ _VALEDICTION = re.compile(
     r"^\s*((best|kind|warm|many)\s+(regards|wishes)|regards|best|cheers|sincerely|"
     r"thanks( a lot| again| in advance)?|thank you( very much)?|br|"
     r"cordialement|saludos|atentamente|mit freundlichen grüßen|viele grüße|lg|"
-    r"此致|谢谢|祝好)\s*[,.!，。]*\s*$",
+    r"此致|谢谢|祝好)\s*[,.!\uff0c\u3002]*\s*$",
     re.IGNORECASE,
 )
 
@@ -59,24 +63,32 @@ class _TextExtractor(HTMLParser):
         self.skip = 0
         self.pre = 0
 
+    def _break(self, newlines: int) -> None:
+        """End the current line (1) or paragraph (2) unless the text already does."""
+        tail = "".join(self.parts[-4:]).rstrip(" ")
+        have = len(tail) - len(tail.rstrip("\n")) if tail else newlines
+        self.parts.append("\n" * max(0, newlines - have))
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self.skip += 1
         elif tag == "blockquote":
             self.parts.append(f"\n{_QUOTE_OPEN}\n")
-        elif tag in _BLOCK_TAGS:
+        elif tag == "br":
             self.parts.append("\n")
+        elif tag in _PARA_TAGS or tag in _LINE_TAGS:
+            self._break(2 if tag in _PARA_TAGS else 1)
             self.pre += tag == "pre"
-        if tag == "li":
-            self.parts.append("- ")
+            if tag == "li":
+                self.parts.append("- ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self.skip = max(0, self.skip - 1)
         elif tag == "blockquote":
             self.parts.append(f"\n{_QUOTE_CLOSE}\n")
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+        elif tag in _PARA_TAGS or tag in _LINE_TAGS:
+            self._break(2 if tag in _PARA_TAGS else 1)
             self.pre = max(0, self.pre - (tag == "pre"))
 
     def handle_data(self, data: str) -> None:
@@ -144,16 +156,21 @@ def _after_forward_marker(lines: list[str], i: int) -> bool:
 
 
 def _signature_start(lines: list[str]) -> int:
+    """Where the signature starts: a '-- ' delimiter, a mobile footer, or a closing such as
+    'Best regards,' followed by a few short lines (name, title, phone)."""
+    end = len(lines)
     for i, line in enumerate(lines):
         if line.rstrip() in ("--", "-- "):
-            return i
-    for i, line in enumerate(lines):
-        if _MOBILE_FOOTER.match(line) and len([x for x in lines[i:] if x.strip()]) <= 3:
-            return i
-    content = [i for i, line in enumerate(lines) if line.strip()]
+            end = i
+            break
+    for i, line in enumerate(lines[:end]):
+        if _MOBILE_FOOTER.match(line) and len([x for x in lines[i:end] if x.strip()]) <= 3:
+            end = i
+            break
+    content = [i for i, line in enumerate(lines[:end]) if line.strip()]
     for i in content[-6:]:
         tail = [lines[j] for j in content if j > i]
         if _VALEDICTION.match(lines[i]) and len(tail) <= 4 and all(len(t) <= 60 for t in tail):
-            # Keep the greeting if it is all the customer wrote ("Thanks!").
-            return i if any(j < i for j in content) else len(lines)
-    return len(lines)
+            # Keep the closing if it is all the customer wrote ("Thanks!").
+            return i if any(j < i for j in content) else end
+    return end

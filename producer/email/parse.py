@@ -68,12 +68,16 @@ class ParsedEmail:
 
 
 def clean_str(value: str) -> str:
-    """Undo surrogate escapes (raw 8-bit header bytes, usually UTF-8) and drop control chars.
+    """Undo surrogate escapes (raw 8-bit header bytes) and drop control characters.
 
     PostgreSQL rejects NUL and neither database accepts lone surrogates, so this runs on every
     string before it is stored.
     """
-    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:  # 8-bit header bytes that are not UTF-8: most often cp1252
+        value = raw.decode("cp1252", "replace")
     return _CONTROL.sub("", value)
 
 
@@ -122,14 +126,18 @@ def parse_email(raw: bytes) -> ParsedEmail:
 
 
 def _header(msg: Message, name: str) -> str:
+    """A header as text; raw 8-bit bytes the policy turned into U+FFFD are decoded again."""
     try:
         value = msg.get(name)
-        return clean_str(str(value)) if value is not None else ""
+        parsed = clean_str(str(value)) if value is not None else ""
     except Exception:  # the policy's structured parser chokes on some malformed headers
-        for key, raw in msg.raw_items():
-            if key.lower() == name.lower():
-                return clean_str(_decode_raw_header(str(raw)))
-        return ""
+        parsed = "\ufffd"
+    if "\ufffd" not in parsed:
+        return parsed
+    for key, raw in msg.raw_items():
+        if key.lower() == name.lower():
+            return clean_str(_decode_raw_header(str(raw))).strip()
+    return parsed.replace("\ufffd", "")
 
 
 def _decode_raw_header(raw: str) -> str:
@@ -149,7 +157,7 @@ def _first_id(value: str) -> str | None:
 
 def _sender(msg: Message) -> tuple[str | None, str | None]:
     try:
-        addresses = msg["from"].addresses
+        addresses = msg["from"].addresses  # type: ignore[union-attr]
         if addresses:
             first = addresses[0]
             return clean_str(first.display_name) or None, clean_str(first.addr_spec) or None
@@ -188,6 +196,7 @@ def _body(msg: EmailMessage, notes: list[str]) -> tuple[str, bool, Message | Non
     """Pick the plain part (or the HTML one converted) of the message."""
     candidates: list[Message] = []
     for pref in (("plain",), ("html",)):
+        part: Message | None
         try:
             part = msg.get_body(preferencelist=pref)
         except Exception:  # e.g. a multipart whose boundary never appears
@@ -205,7 +214,7 @@ def _body(msg: EmailMessage, notes: list[str]) -> tuple[str, bool, Message | Non
     payload = msg.get_payload()
     if isinstance(payload, str) and msg.get_content_maintype() == "multipart" and payload.strip():
         notes.append("broken multipart: body read as plain text")
-        return clean_str(payload), False, None
+        return clean_str(payload.replace("\r\n", "\n")), False, None
     return "", False, None
 
 
@@ -229,9 +238,9 @@ def _part_text(part: Message, notes: list[str]) -> str:
 def _attachments(msg: Message, body_part: Message | None) -> list[Attachment]:
     found = []
     for part in msg.walk():
-        if part.is_multipart() or part is body_part:
-            continue
         ctype = _safe_type(part)
+        if part.is_multipart() or part is body_part or ctype.startswith("multipart/"):
+            continue
         if ctype.startswith(("text/plain", "text/html")) and not _is_attachment(part):
             continue  # the alternative rendering of the body, not a file
         if part.get_content_maintype() == "message" or ctype == "text/rfc822-headers":
@@ -246,4 +255,3 @@ def _attachments(msg: Message, body_part: Message | None) -> list[Attachment]:
             size = 0
         found.append(Attachment(clean_str(filename) or "(unnamed)", ctype, size))
     return found
-

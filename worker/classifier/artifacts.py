@@ -1,14 +1,20 @@
 """Versioned classifier artifacts on disk.
 
 Layout: ``<heads_dir>/<version>/heads.pt`` (one Head per field), ``meta.json`` and optionally
-``encoder/`` (a fine-tuned encoder). ``<heads_dir>/LATEST`` names the version to use; it is
-written last, atomically, so a worker never sees a half-written artifact.
+``encoder/`` (a fine-tuned encoder with its tokenizer). ``<heads_dir>/LATEST`` names the
+version to use. A version is written in a hidden temporary directory, renamed into place whole,
+and only then named in LATEST (itself replaced atomically), so a worker polling LATEST never
+sees a half-written artifact.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +23,73 @@ import torch
 from worker.classifier.heads import Head
 
 LATEST = "LATEST"
+HEADS_FILE = "heads.pt"
+META_FILE = "meta.json"
+ENCODER_DIR = "encoder"
+
+
+def new_version() -> str:
+    """Sortable and unique: UTC time to the second plus a random suffix."""
+    return f"v{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def latest_version(heads_dir: Path) -> str | None:
-    marker = heads_dir / LATEST
-    if not marker.exists():
+    """The version LATEST names, or None when there is none (or it points nowhere)."""
+    try:
+        version = (heads_dir / LATEST).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
         return None
-    version = marker.read_text(encoding="utf-8").strip()
-    return version if (heads_dir / version / "heads.pt").exists() else None
+    return version if version and (heads_dir / version / HEADS_FILE).exists() else None
+
+
+def list_versions(heads_dir: Path) -> list[str]:
+    """Complete versions on disk, oldest first."""
+    if not heads_dir.is_dir():
+        return []
+    return sorted(p.name for p in heads_dir.iterdir()
+                  if not p.name.startswith(".") and (p / HEADS_FILE).exists())
 
 
 def load_artifact(heads_dir: Path, version: str) -> tuple[dict[str, Head], dict[str, Any], Path | None]:
     """Heads per field, the metadata, and the fine-tuned encoder dir if the version has one."""
     vdir = heads_dir / version
-    raw = torch.load(vdir / "heads.pt", map_location="cpu", weights_only=True)
+    if not (vdir / HEADS_FILE).exists():
+        raise FileNotFoundError(f"no classifier version {version!r} in {heads_dir}")
+    raw = torch.load(vdir / HEADS_FILE, map_location="cpu", weights_only=True)
     heads = {field: Head.from_dict(d) for field, d in raw.items()}
-    meta = json.loads((vdir / "meta.json").read_text(encoding="utf-8"))
-    encoder_dir = vdir / "encoder"
+    meta = json.loads((vdir / META_FILE).read_text(encoding="utf-8"))
+    encoder_dir = vdir / ENCODER_DIR
     return heads, meta, encoder_dir if encoder_dir.exists() else None
 
 
+def publish(heads_dir: Path, version: str) -> None:
+    """Point LATEST at ``version`` with one atomic rename."""
+    if not (heads_dir / version / HEADS_FILE).exists():
+        raise FileNotFoundError(f"cannot publish {version!r}: not a complete version")
+    tmp = heads_dir / f".{LATEST}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"
+    tmp.write_text(version, encoding="utf-8")
+    os.replace(tmp, heads_dir / LATEST)
+
+
 def save_artifact(heads_dir: Path, version: str, heads: dict[str, Head], meta: dict[str, Any],
-                  publish: bool = True) -> Path:
-    """Write a version's files, then (if ``publish``) point LATEST at it atomically."""
-    vdir = heads_dir / version
-    vdir.mkdir(parents=True, exist_ok=True)
-    torch.save({f: h.to_dict() for f, h in heads.items()}, vdir / "heads.pt")
-    (vdir / "meta.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-    if publish:
-        tmp = heads_dir / f".{LATEST}.tmp"
-        tmp.write_text(version, encoding="utf-8")
-        os.replace(tmp, heads_dir / LATEST)
-    return vdir
+                  publish_now: bool = True,
+                  write_encoder: Callable[[Path], None] | None = None) -> Path:
+    """Write a version whole (``write_encoder`` fills ``encoder/``), then optionally publish."""
+    heads_dir.mkdir(parents=True, exist_ok=True)
+    final = heads_dir / version
+    if final.exists():
+        raise FileExistsError(f"classifier version {version!r} exists already in {heads_dir}")
+    tmp = heads_dir / f".tmp-{version}"
+    tmp.mkdir()
+    try:
+        torch.save({f: h.to_dict() for f, h in heads.items()}, tmp / HEADS_FILE)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        if write_encoder is not None:
+            write_encoder(tmp / ENCODER_DIR)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if publish_now:
+        publish(heads_dir, version)
+    return final

@@ -5,25 +5,42 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from shared.taxonomy import Taxonomy
+from shared.errors import ConfigError
+from shared.taxonomy import TAXONOMY_FIELDS, Taxonomy
 from worker.classifier.artifacts import latest_version, load_artifact
 from worker.classifier.encoder import SentenceEncoder
-from worker.classifier.heads import Head, zero_shot_head
+from worker.classifier.heads import ARTIFACT_ENCODER, BASE_ENCODER, Head, zero_shot_head
 from worker.engine.base import Label
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("category", "priority", "sentiment")
-TAXONOMY_FIELD = {"category": "categories", "priority": "priorities", "sentiment": "sentiments"}
+TAXONOMY_FIELD = TAXONOMY_FIELDS
 ZERO_SHOT_VERSION = "zero-shot"
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """Everything one version needs; swapped as one reference so a batch never mixes two."""
+
+    version: str
+    heads: dict[str, Head]
+    tuned: SentenceEncoder | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
 class TicketClassifier:
-    """Scores a batch of texts for every field; swaps to a newer trained version on request."""
+    """Scores a batch of texts for every field; swaps to a newer trained version on request.
+
+    Fields without a trained head keep their zero-shot head on the base encoder, because a
+    fine-tuned encoder no longer places tickets near the taxonomy's descriptions.
+    """
 
     def __init__(self, encoder_spec: str, taxonomy: Taxonomy, heads_dir: Path,
                  device: torch.device, top_k: int = 3) -> None:
@@ -32,53 +49,100 @@ class TicketClassifier:
         self.heads_dir = heads_dir
         self.device = device
         self.top_k = top_k
-        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._failed: set[str] = set()
         self.base_encoder = SentenceEncoder(encoder_spec, device)
-        self.encoder = self.base_encoder
-        self.version = ZERO_SHOT_VERSION
-        self.heads = self._zero_shot_heads()
+        self._zero_shot = self._zero_shot_heads()
+        self._state = _Loaded(ZERO_SHOT_VERSION, dict(self._zero_shot))
         self.maybe_reload()
 
     def _zero_shot_heads(self) -> dict[str, Head]:
         heads = {}
-        for field in FIELDS:
-            table: dict[str, str] = getattr(self.taxonomy, TAXONOMY_FIELD[field])
+        for f in FIELDS:
+            table: dict[str, str] = getattr(self.taxonomy, TAXONOMY_FIELD[f])
             emb = self.base_encoder.embed([f"{k.replace('_', ' ')}: {v}" for k, v in table.items()])
-            heads[field] = zero_shot_head(list(table), emb)
+            heads[f] = zero_shot_head(list(table), emb)
         return heads
 
-    def maybe_reload(self) -> bool:
-        """Pick up the version LATEST points at, if it is not the one loaded; True if swapped."""
-        version = latest_version(self.heads_dir)
-        if version is None or version == self.version:
-            return False
-        heads, meta, encoder_dir = load_artifact(self.heads_dir, version)
-        encoder = (SentenceEncoder(str(encoder_dir), self.device) if encoder_dir
-                   else self.base_encoder)
-        merged = {**self._zero_shot_heads(), **heads} if set(heads) != set(FIELDS) else heads
-        with self._lock:
-            self.heads, self.encoder, self.version = merged, encoder, version
-        log.info("classifier now at version %s (%s)", version, meta.get("summary", ""))
-        return True
+    @property
+    def version(self) -> str:
+        return self._state.version
+
+    @property
+    def heads(self) -> dict[str, Head]:
+        return self._state.heads
 
     @property
     def model_id(self) -> str:
         return self.encoder_spec
 
+    def maybe_reload(self) -> bool:
+        """Pick up the version LATEST points at, if it is not the one loaded; True if swapped.
+
+        Never raises: a version that fails to load is logged once and skipped, and the worker
+        keeps classifying with what it has. Concurrent callers do not load twice.
+        """
+        if not self._reload_lock.acquire(blocking=False):
+            return False
+        try:
+            version = latest_version(self.heads_dir)
+            if version is None or version == self.version or version in self._failed:
+                return False
+            try:
+                self.use_version(version)
+            except Exception:
+                self._failed.add(version)
+                log.exception("classifier version %s failed to load; staying on %s", version,
+                              self.version)
+                return False
+            return True
+        finally:
+            self._reload_lock.release()
+
+    def use_version(self, version: str) -> None:
+        """Load ``version`` (warming its encoder) and switch to it; raises if it is unusable."""
+        heads, meta, encoder_dir = load_artifact(self.heads_dir, version)
+        for f, head in heads.items():
+            if head.encoder == BASE_ENCODER and head.kind != "zero-shot":
+                trained_on = meta.get("base_encoder", self.encoder_spec)
+                if trained_on != self.encoder_spec or head.weight.shape[1] != self.base_encoder.dim:
+                    raise ConfigError(f"version {version}: head {f!r} was trained on encoder "
+                                      f"{trained_on}, this worker runs {self.encoder_spec}")
+        tuned = None
+        if any(h.encoder == ARTIFACT_ENCODER for h in heads.values()):
+            if encoder_dir is None:
+                raise ConfigError(f"version {version}: heads need the artifact's encoder/")
+            tuned = SentenceEncoder(str(encoder_dir), self.device,
+                                    max_length=int(meta.get("max_length", 256)))
+            tuned.embed(["warm-up"])  # a broken encoder shows here, not on a ticket
+        self._state = _Loaded(version, {**self._zero_shot, **heads}, tuned, meta)
+        log.info("classifier now at version %s (%s)", version, meta.get("summary", ""))
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[str, dict[str, Head],
+                                                           dict[str, torch.Tensor]]:
+        """The version used, its heads, and each field's (n_texts, n_labels) probabilities."""
+        state = self._state
+        emb: dict[str, torch.Tensor] = {}
+        out = {}
+        for f, head in state.heads.items():
+            if head.encoder not in emb:
+                enc = state.tuned if head.encoder == ARTIFACT_ENCODER else self.base_encoder
+                assert enc is not None
+                emb[head.encoder] = enc.embed(texts)
+            out[f] = head.probs(emb[head.encoder])
+        return state.version, state.heads, out
+
     def classify(self, texts: Sequence[str]) -> list[dict[str, tuple[Label, list[Label]]]]:
         """Per text and field: the top label and the runners-up, each with its probability."""
-        with self._lock:
-            heads, encoder = self.heads, self.encoder
-        emb = encoder.embed(texts)
+        _, heads, probs = self.probabilities(texts)
         out: list[dict[str, tuple[Label, list[Label]]]] = [{} for _ in texts]
-        for field, head in heads.items():
-            probs = head.probs(emb)
-            k = min(self.top_k, len(head.labels))
-            top = torch.topk(probs, k, dim=-1)
+        for f, p in probs.items():
+            labels_of = heads[f].labels
+            top = torch.topk(p, min(self.top_k, len(labels_of)), dim=-1)
             for i in range(len(texts)):
-                labels = [Label(head.labels[j], round(float(p), 4))
-                          for p, j in zip(top.values[i], top.indices[i], strict=True)]
-                out[i][field] = (labels[0], labels[1:])
+                labels = [Label(labels_of[j], round(float(v), 4))
+                          for v, j in zip(top.values[i], top.indices[i], strict=True)]
+                out[i][f] = (labels[0], labels[1:])
         return out
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:

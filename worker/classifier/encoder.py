@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -36,6 +37,11 @@ class SentenceEncoder:
         mask = enc["attention_mask"].unsqueeze(-1).to(out.dtype)
         pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def save(self, path: Path) -> None:
+        """Weights and tokenizer together, so the directory loads as an encoder spec."""
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:

@@ -10,29 +10,46 @@ from dataclasses import dataclass
 
 import torch
 
+# Which encoder a head reads: the configured one, or the fine-tuned one saved in its artifact.
+BASE_ENCODER = "base"
+ARTIFACT_ENCODER = "artifact"
+
 
 @dataclass
 class Head:
-    """``probs = softmax(scale * (emb @ weight.T) + bias)`` over ``labels``."""
+    """``probs = softmax(scale * (emb @ weight.T + bias))`` over ``labels``.
+
+    ``scale`` is an inverse temperature: calibration changes it and nothing else, so the top
+    label never changes when a head is calibrated.
+    """
 
     labels: list[str]
     weight: torch.Tensor  # (n_labels, dim)
     bias: torch.Tensor  # (n_labels,)
     scale: float = 1.0
     kind: str = "linear"
+    encoder: str = BASE_ENCODER
+
+    def logits(self, emb: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated scores (``scale`` not applied), as temperature fitting needs them."""
+        return emb @ self.weight.T + self.bias
 
     def probs(self, emb: torch.Tensor) -> torch.Tensor:
-        logits = self.scale * (emb @ self.weight.T) + self.bias
-        return torch.softmax(logits, dim=-1)
+        return torch.softmax(self.scale * self.logits(emb), dim=-1)
 
     def to_dict(self) -> dict[str, object]:
         return {"labels": self.labels, "weight": self.weight, "bias": self.bias,
-                "scale": self.scale, "kind": self.kind}
+                "scale": self.scale, "kind": self.kind, "encoder": self.encoder}
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> Head:
-        return cls(labels=list(d["labels"]), weight=d["weight"], bias=d["bias"],  # type: ignore[call-overload, arg-type]
-                   scale=float(d["scale"]), kind=str(d["kind"]))  # type: ignore[arg-type]
+        weight, bias = d["weight"], d["bias"]
+        if not isinstance(weight, torch.Tensor) or not isinstance(bias, torch.Tensor):
+            raise ValueError("a head needs tensor weight and bias")
+        return cls(labels=[str(x) for x in d["labels"]],  # type: ignore[attr-defined]
+                   weight=weight.float(), bias=bias.float(),
+                   scale=float(d["scale"]),  # type: ignore[arg-type]
+                   kind=str(d["kind"]), encoder=str(d.get("encoder", BASE_ENCODER)))
 
 
 # Cosine similarities of a small encoder sit in a narrow band; this temperature spreads them

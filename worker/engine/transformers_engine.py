@@ -15,13 +15,16 @@ from worker.classifier.classifier import TicketClassifier
 from worker.device import pick_device
 from worker.draft_model import DraftGenerator
 from worker.engine.base import ChatMessages, Classification, EngineInfo
-from worker.language import detect_language
+from worker.language import LanguageDetector
 
 log = logging.getLogger(__name__)
 
+# How often (at most) classify looks at the classifier's LATEST marker for a newer version.
+RELOAD_CHECK_S = 30.0
+
 
 class TransformersEngine:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reload_check_s: float = RELOAD_CHECK_S) -> None:
         device = pick_device(settings.device)
         t0 = time.perf_counter()
         self.classifier = TicketClassifier(
@@ -33,10 +36,13 @@ class TransformersEngine:
             settings.draft_model, str(settings.model_cache_dir), device,
             settings.max_input_tokens, settings.max_new_tokens, settings.repetition_penalty,
         )
+        self.language = LanguageDetector(settings.languages.split(","))
         t2 = time.perf_counter()
         self.load_seconds = {"classifier": round(t1 - t0, 2), "draft": round(t2 - t1, 2)}
         self.device = device
         self._instance = uuid.uuid4().hex
+        self.reload_check_s = reload_check_s
+        self._next_reload_check = time.monotonic() + reload_check_s
         log.info("engine loaded on %s in %s", device, self.load_seconds)
 
     @property
@@ -49,14 +55,27 @@ class TransformersEngine:
             instance_id=self._instance,
         )
 
+    def maybe_reload_classifier(self) -> bool:
+        """Swap in a newly published classifier version, checking at most every few seconds.
+
+        Runs between batches on the batching thread: a batch in flight finishes on the version
+        it started with, the next one uses the new version, and no ticket is dropped.
+        """
+        now = time.monotonic()
+        if now < self._next_reload_check:
+            return False
+        self._next_reload_check = now + self.reload_check_s
+        return self.classifier.maybe_reload()
+
     def classify(self, texts: Sequence[str]) -> list[Classification]:
+        self.maybe_reload_classifier()
         scored = self.classifier.classify(texts)
         out = []
         for text, fields in zip(texts, scored, strict=True):
             alternatives = {f: alts for f, (_, alts) in fields.items()}
             out.append(Classification(
                 category=fields["category"][0], priority=fields["priority"][0],
-                sentiment=fields["sentiment"][0], language=detect_language(text),
+                sentiment=fields["sentiment"][0], language=self.language.detect(text),
                 alternatives=alternatives,
             ))
         return out

@@ -1,0 +1,28 @@
+# The two commands of the README: `make demo` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-fast lint bench services
+
+install:
+	./scripts/bootstrap.sh
+
+demo: install
+	$(BIN)/ticketflow demo
+
+services:
+	./scripts/services.sh
+
+test: install services
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration and not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared producer worker ticketflow
+
+bench: install
+	$(BIN)/python bench/batching_throughput.py

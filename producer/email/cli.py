@@ -1,0 +1,159 @@
+"""`ticketflow ingest-email`: the thin edge that turns options into sources and a run.
+
+Every failure a user can cause (missing file, unreachable server, bad login, bad settings)
+ends in one readable line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+
+from producer.email.imap import ImapConfig, ImapSource, Security
+from producer.email.ingest import DEFAULT_MAX_MESSAGE_BYTES, EmailIngester, IngestCounts
+from producer.email.run import ingest_all, poll_imap
+from producer.email.sources import RawMail, SourceError, iter_eml, iter_maildir, iter_mbox
+from producer.enqueue import CeleryEnqueuer, Enqueuer
+from shared.config import Settings, get_settings
+from shared.errors import ConfigError, TransientError
+
+EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
+
+
+def make_enqueuer(settings: Settings) -> Enqueuer:
+    """The Celery enqueuer for these settings' broker (tests substitute a recorder)."""
+    from shared.celery_app import create_celery_app
+
+    return CeleryEnqueuer(create_celery_app(settings))
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _setting(settings: Settings, name: str, given: str) -> str:
+    """An option's value, else the settings field once it exists (``TICKETFLOW_IMAP_*``)."""
+    value = given or getattr(settings, name, "") or ""
+    secret = getattr(value, "get_secret_value", None)
+    return str(secret() if callable(secret) else value)
+
+
+def _security(ssl_: bool, starttls: bool, plain: bool) -> Security:
+    chosen = [name for name, on in (("ssl", ssl_), ("starttls", starttls), ("plain", plain)) if on]
+    if len(chosen) > 1:
+        raise _fail("choose one of --ssl, --starttls, --plain", EXIT_USAGE)
+    return "starttls" if starttls else "plain" if plain else "ssl"
+
+
+def _imap_config(settings: Settings, opts: dict[str, object]) -> ImapConfig | None:
+    host = _setting(settings, "imap_host", str(opts["host"]))
+    if not host:
+        return None
+    user = _setting(settings, "imap_user", str(opts["user"]))
+    password = str(opts["password"])
+    password_file = opts["password_file"]
+    if isinstance(password_file, Path):
+        try:
+            password = password_file.read_text().strip()
+        except OSError as err:
+            raise _fail(f"cannot read --imap-password-file: {err}") from None
+    password = _setting(settings, "imap_password", password)
+    if not user or not password:
+        raise _fail("IMAP needs --imap-user and --imap-password(-file)", EXIT_USAGE)
+    return ImapConfig(
+        host=host,
+        user=user,
+        password=password,
+        port=int(str(opts["port"])) or None,
+        security=_security(bool(opts["ssl"]), bool(opts["starttls"]), bool(opts["plain"])),
+        folder=str(opts["folder"]),
+        processed_flag=str(opts["flag"]),
+        processed_folder=str(opts["processed_folder"]) or None,
+        ca_file=opts["ca_file"] if isinstance(opts["ca_file"], Path) else None,
+    )
+
+
+def ingest_email(
+    imap_host: str = typer.Option("", help="IMAP server to read; omit for files only."),
+    imap_port: int = typer.Option(0, help="Default 993 with --ssl, 143 otherwise."),
+    imap_user: str = typer.Option("", help="IMAP login."),
+    imap_password: str = typer.Option("", help="IMAP password (visible in `ps`; prefer a file)."),
+    imap_password_file: Path | None = typer.Option(None, help="File holding the IMAP password."),
+    ssl_: bool = typer.Option(False, "--ssl", help="Implicit TLS, port 993 (the default)."),
+    starttls: bool = typer.Option(False, "--starttls", help="Upgrade with STARTTLS, port 143."),
+    plain: bool = typer.Option(False, "--plain", help="No encryption: loopback servers only."),
+    ca_file: Path | None = typer.Option(None, help="Trust this CA file (self-signed servers)."),
+    folder: str = typer.Option("INBOX", help="IMAP folder to read."),
+    processed_flag: str = typer.Option("\\Seen", help="Flag set once a mail is stored."),
+    processed_folder: str = typer.Option("", help="Also move stored mail to this folder."),
+    once: bool = typer.Option(False, "--once", help="Read the mailbox once, then exit."),
+    poll_interval: int = typer.Option(60, min=1, help="Seconds between mailbox polls."),
+    mbox: list[Path] | None = typer.Option(None, help="mbox file to import (repeatable)."),
+    maildir: list[Path] | None = typer.Option(None, help="Maildir folder (repeatable)."),
+    eml: list[Path] | None = typer.Option(None, help=".eml file or folder (repeatable)."),
+    max_message_bytes: int = typer.Option(
+        DEFAULT_MAX_MESSAGE_BYTES, min=1024, help="Bigger mail is quarantined, not parsed."
+    ),
+) -> None:
+    """Turn support mail into tickets: IMAP, mbox, Maildir or .eml files."""
+    try:
+        settings = get_settings()
+    except ConfigError as err:
+        raise _fail(str(err), EXIT_USAGE) from None
+    logging.basicConfig(level=settings.log_level)
+    opts: dict[str, object] = {
+        "host": imap_host, "port": imap_port, "user": imap_user, "password": imap_password,
+        "password_file": imap_password_file, "ssl": ssl_, "starttls": starttls, "plain": plain,
+        "folder": folder, "flag": processed_flag, "processed_folder": processed_folder,
+        "ca_file": ca_file,
+    }  # fmt: skip
+    imap = _imap_config(settings, opts)
+    try:
+        local = [iter_mbox(p) for p in mbox or []] + [iter_maildir(p) for p in maildir or []]
+        local += [iter_eml(list(eml))] if eml else []
+        if imap is not None:
+            ImapSource(imap)  # checks the options (plain only on loopback) before any work
+    except SourceError as err:
+        raise _fail(str(err)) from None
+    if imap is None and not local:
+        raise _fail("nothing to read: give --imap-host, --mbox, --maildir or --eml", EXIT_USAGE)
+    _run(settings, local, imap, once=once, interval_s=poll_interval,
+         max_message_bytes=max_message_bytes)  # fmt: skip
+
+
+def _run(
+    settings: Settings,
+    local: list[Iterator[RawMail]],
+    imap: ImapConfig | None,
+    *,
+    once: bool,
+    interval_s: int,
+    max_message_bytes: int,
+) -> None:
+    from shared.db import get_engine, session_scope
+
+    counts = IngestCounts()
+    code = 0
+    try:
+        with session_scope(get_engine(settings.resolved_database_url)) as session:
+            ingester = EmailIngester(
+                session, make_enqueuer(settings), settings.queue,
+                max_body_chars=settings.max_body_chars, max_message_bytes=max_message_bytes,
+            )  # fmt: skip
+            for mails in local:
+                ingest_all(ingester, mails, counts, typer.echo)
+            if imap is not None:
+                poll_imap(ingester, imap, counts, typer.echo, once=once, interval_s=interval_s)
+    except (SourceError, TransientError) as err:
+        typer.echo(f"error: {err}", err=True)
+        code = EXIT_FAILED
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    typer.echo(counts.summary())
+    if code:
+        raise typer.Exit(code)

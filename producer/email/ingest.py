@@ -1,0 +1,225 @@
+"""One raw mail -> a new ticket, a reply in a thread, a duplicate, a skip or a quarantine.
+
+Nothing is lost: a mail is either stored (as a ticket or a message of one), skipped for a
+stated reason (machine-written mail), or kept whole in ``QuarantinedInput`` for a person.
+Every outcome is committed before ``ingest`` returns, so the caller may then mark the mail
+processed at its source. Only database trouble escapes, as ``TransientError``: the mail must
+then stay unacknowledged and be read again on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from producer.email.automated import automated_reason
+from producer.email.clean import strip_reply
+from producer.email.parse import ParsedEmail, parse_email
+from producer.email.thread import (
+    conversation,
+    ensure_first_message,
+    find_thread,
+    message_key,
+)
+from producer.enqueue import Enqueuer
+from producer.intake import find_existing, persist_ticket, retriage, send_ticket
+from shared.errors import TransientError
+from shared.models import QuarantinedInput, Ticket, TicketCreate, TicketMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+SOURCE = "email"
+TICKET_BODY_MAX = 50_000  # TicketCreate.body's own limit
+DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+TRUNCATED = "\n\n[message truncated]"
+
+
+class Outcome(StrEnum):
+    ingested = "ingested"
+    threaded = "threaded"
+    duplicate = "duplicate"
+    skipped = "skipped"
+    quarantined = "quarantined"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    ticket_id: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class IngestCounts:
+    """Per-run totals, printed at the end so an operator sees what happened to every mail."""
+
+    ingested: int = 0
+    threaded: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def summary(self) -> str:
+        return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+
+
+class EmailIngester:
+    """Holds what every mail of a run needs: the session, the queue and the limits."""
+
+    def __init__(
+        self,
+        session: Session,
+        enqueuer: Enqueuer,
+        queue: str,
+        *,
+        max_body_chars: int = TICKET_BODY_MAX,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.session = session
+        self.enqueuer = enqueuer
+        self.queue = queue
+        self.max_body_chars = min(max_body_chars, TICKET_BODY_MAX)
+        self.max_message_bytes = max_message_bytes
+
+    def ingest(self, raw: bytes, origin: str) -> IngestResult:
+        """Store one mail; bad mail is quarantined, never raised."""
+        try:
+            return self._ingest(raw, origin)
+        except SQLAlchemyError as err:
+            self.session.rollback()
+            raise TransientError(f"database error while storing {origin}: {err}") from err
+        except Exception as err:  # a bug must not lose the mail or stop the run
+            log.exception("unexpected error ingesting %s", origin)
+            self.session.rollback()
+            return self.quarantine(raw, origin, f"internal error: {type(err).__name__}: {err}")
+
+    def quarantine(self, raw: bytes, origin: str, reason: str) -> IngestResult:
+        """Keep the raw bytes for a person; the same bytes read again are kept once."""
+        stmt = select(QuarantinedInput.id).where(
+            QuarantinedInput.source == SOURCE, col(QuarantinedInput.raw) == raw
+        )
+        if self.session.exec(stmt).first() is not None:
+            return IngestResult(Outcome.duplicate, reason=f"already quarantined: {reason}")
+        row = QuarantinedInput(source=SOURCE, origin=origin[:1000], reason=reason, raw=raw)
+        self.session.add(row)
+        self.session.commit()
+        return IngestResult(Outcome.quarantined, reason=reason)
+
+    def _ingest(self, raw: bytes, origin: str) -> IngestResult:
+        if len(raw) > self.max_message_bytes:
+            return self.quarantine(
+                raw, origin, f"message is {len(raw)} bytes, over the {self.max_message_bytes} limit"
+            )
+        try:
+            mail = parse_email(raw)
+        except Exception as err:
+            return self.quarantine(raw, origin, f"not a readable email: {err}")
+        key = message_key(mail.message_id, raw)
+        duplicate = self._duplicate(mail, key)
+        if duplicate is not None:
+            return duplicate
+        reason = automated_reason(mail)
+        if reason is not None:
+            return IngestResult(Outcome.skipped, reason=reason)
+        body = self._model_text(mail)
+        if not body:
+            return self.quarantine(raw, origin, "no text: empty body and subject, no attachments")
+        ticket = find_thread(self.session, mail)
+        if ticket is not None:
+            return self._add_to_thread(ticket, mail, key, body)
+        return self._open_ticket(raw, origin, mail, key, body)
+
+    def _duplicate(self, mail: ParsedEmail, key: str) -> IngestResult | None:
+        stmt = select(TicketMessage).where(TicketMessage.message_id == key)
+        stored = self.session.exec(stmt).first()
+        if stored is not None:
+            return IngestResult(Outcome.duplicate, stored.ticket_id, "already stored")
+        ticket = find_existing(self.session, SOURCE, key)
+        if ticket is None:
+            return None
+        # The ticket was committed but the run stopped before its message row: add it now.
+        self.session.add(self._message(ticket, mail, key, self._model_text(mail)))
+        self.session.commit()
+        return IngestResult(Outcome.duplicate, ticket.id, "already stored")
+
+    def _model_text(self, mail: ParsedEmail) -> str:
+        """What the model reads: the new text of the mail, or what else there is to go on."""
+        text = strip_reply(mail.text) if mail.text.strip() else ""
+        if not text and mail.attachments:
+            names = ", ".join(a.filename for a in mail.attachments)
+            text = f"(no text; attachments: {names})"
+        if not text:
+            text = mail.subject
+        if len(text) > self.max_body_chars:
+            text = text[: self.max_body_chars - len(TRUNCATED)] + TRUNCATED
+        return text.strip()
+
+    def _message(self, ticket: Ticket, mail: ParsedEmail, key: str, body: str) -> TicketMessage:
+        assert ticket.id is not None
+        return TicketMessage(
+            ticket_id=ticket.id,
+            message_id=key,
+            sender=(mail.sender_email or "")[:320] or None,
+            subject=mail.subject[:1000],
+            body=body,
+            body_original=mail.text,
+            attachments=[a.as_dict() for a in mail.attachments],
+            received_at=mail.date or utcnow(),
+        )
+
+    def _open_ticket(
+        self, raw: bytes, origin: str, mail: ParsedEmail, key: str, body: str
+    ) -> IngestResult:
+        fields_: dict[str, Any] = {
+            "source": SOURCE,
+            "external_id": key,
+            "customer_email": mail.sender_email,
+            "customer_name": (mail.sender_name or "")[:200] or None,
+            "subject": mail.subject[:1000],
+            "body": body,
+            "received_at": mail.date,
+        }
+        try:
+            data = TicketCreate(**fields_)
+        except ValidationError as err:
+            if not any(e["loc"] == ("customer_email",) for e in err.errors()):
+                return self.quarantine(raw, origin, f"not a valid ticket: {err}")
+            # An address the validator rejects still leaves a ticket worth triaging.
+            data = TicketCreate(**{**fields_, "customer_email": None})
+        ticket, created = persist_ticket(self.session, data, self.queue)
+        if not created:
+            return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
+        # The message row is committed before the queue message: persist first, then enqueue.
+        self.session.add(self._message(ticket, mail, key, body))
+        self.session.commit()
+        send_ticket(self.session, ticket, self.enqueuer)
+        return IngestResult(Outcome.ingested, ticket.id)
+
+    def _add_to_thread(
+        self, ticket: Ticket, mail: ParsedEmail, key: str, body: str
+    ) -> IngestResult:
+        assert ticket.id is not None
+        try:
+            ensure_first_message(self.session, ticket)
+            self.session.add(self._message(ticket, mail, key, body))
+            self.session.flush()
+            ticket.body = conversation(self.session, ticket.id, self.max_body_chars)
+            # retriage commits the new message, the body and the new revision together.
+            retriage(self.session, ticket, self.enqueuer, self.queue)
+        except IntegrityError:
+            self.session.rollback()
+            return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
+        return IngestResult(Outcome.threaded, ticket.id)

@@ -1,0 +1,85 @@
+"""Review queue and decisions through the API, on SQLite and PostgreSQL."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine as DbEngine
+from sqlmodel import Session, select
+
+from shared.models import Review
+from tests.producer.conftest import KEY
+from worker.engine.fake_engine import FakeEngine
+from worker.triage import process_ticket, run_batch
+
+
+def _triaged(client: TestClient, db: DbEngine, body: str, ext: str) -> int:
+    tid = client.post("/tickets", json={"body": body, "external_id": ext}, headers=KEY).json()["id"]
+    engine = FakeEngine()
+    process_ticket(tid, 1, db=db, engine=engine, submit=lambda j: run_batch(engine, [j])[0],
+                   worker="t", threshold=0.5)
+    return int(tid)
+
+
+def _review(client: TestClient, tid: int, **payload: object) -> object:
+    return client.post(f"/tickets/{tid}/review", json={"reviewer": "sam", **payload},
+                       headers=KEY)
+
+
+def test_approve_keeps_the_draft_as_final_reply(client: TestClient, db_engine: DbEngine) -> None:
+    tid = _triaged(client, db_engine, "I was charged twice", "a")
+    draft = client.get(f"/tickets/{tid}").json()["triage"]["draft_reply"]
+    r = _review(client, tid, decision="approve")
+    assert r.status_code == 200, r.text
+    t = r.json()
+    assert t["status"] == "approved" and t["review"]["final_reply"] == draft
+    assert not t["review"]["edited"]
+
+
+def test_edit_stores_edited_reply_and_corrected_labels(client: TestClient, db_engine: DbEngine,
+                                                      session: Session) -> None:
+    tid = _triaged(client, db_engine, "I was charged twice", "b")
+    r = _review(client, tid, decision="edit", edited_reply="Refunded, sorry!",
+                corrected_category="refund_cancellation", corrected_priority="high")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "approved"
+    review = session.exec(select(Review).where(Review.ticket_id == tid)).one()
+    assert review.final_reply == "Refunded, sorry!" and review.edited
+    assert review.corrected_category == "refund_cancellation"
+    assert review.corrected_priority == "high"
+
+
+def test_reject_sends_nothing(client: TestClient, db_engine: DbEngine) -> None:
+    tid = _triaged(client, db_engine, "spam spam", "c")
+    t = _review(client, tid, decision="reject", note="spam").json()
+    assert t["status"] == "rejected" and t["review"]["final_reply"] is None
+
+
+def test_invalid_reviews(client: TestClient, db_engine: DbEngine) -> None:
+    tid = _triaged(client, db_engine, "I was charged twice", "d")
+    r = _review(client, tid, decision="edit")
+    assert r.status_code == 422 and "edited_reply" in r.json()["detail"]
+    r = _review(client, tid, decision="approve", corrected_category="nonsense")
+    assert r.status_code == 422 and "not one of" in r.json()["detail"]
+    assert _review(client, tid, decision="maybe").status_code == 422
+    r = client.post(f"/tickets/{tid}/review", json={"decision": "approve", "reviewer": "x"})
+    assert r.status_code == 401
+    assert _review(client, 987654, decision="approve").status_code == 404
+
+
+def test_review_transitions(client: TestClient, db_engine: DbEngine) -> None:
+    queued = client.post("/tickets", json={"body": "not triaged yet"}, headers=KEY).json()["id"]
+    r = _review(client, queued, decision="approve")
+    assert r.status_code == 409 and "no draft" in r.json()["detail"]
+    tid = _triaged(client, db_engine, "I was charged twice", "e")
+    assert _review(client, tid, decision="approve").status_code == 200
+    r = _review(client, tid, decision="reject")
+    assert r.status_code == 409 and "already reviewed" in r.json()["detail"]
+
+
+def test_review_queue_is_most_urgent_first(client: TestClient, db_engine: DbEngine) -> None:
+    calm = _triaged(client, db_engine, "a question about my invoice", "f")
+    angry = _triaged(client, db_engine, "This is unacceptable! Refund now!", "g")
+    done = _triaged(client, db_engine, "login help", "h")
+    _review(client, done, decision="approve")
+    page = client.get("/review").json()
+    ids = [t["id"] for t in page["items"]]
+    assert ids == [angry, calm] and page["total"] == 2
+    assert page["items"][0]["triage"]["priority"] == "high"

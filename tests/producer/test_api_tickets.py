@@ -1,0 +1,114 @@
+"""Intake and lookup through the HTTP API, on SQLite and PostgreSQL."""
+
+import fakeredis
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from shared.models import Ticket
+from tests.helpers import RecordingEnqueuer
+from tests.producer.conftest import KEY
+
+TICKET = {"subject": "Login broken", "body": "I cannot log in since yesterday.",
+          "customer_email": "ana@example.com", "external_id": "zendesk-1"}
+
+
+def test_post_persists_then_enqueues(client: TestClient, enqueuer: RecordingEnqueuer,
+                                     session: Session) -> None:
+    r = client.post("/tickets", json=TICKET, headers=KEY)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "queued" and body["triage"] is None
+    assert enqueuer.sent == [(body["id"], 1, "tickets")]
+    stored = session.get(Ticket, body["id"])
+    assert stored is not None and stored.enqueued_at is not None
+
+
+def test_same_external_id_returns_same_ticket(client: TestClient, enqueuer: RecordingEnqueuer,
+                                              session: Session) -> None:
+    first = client.post("/tickets", json=TICKET, headers=KEY)
+    again = client.post("/tickets", json={**TICKET, "body": "different text"}, headers=KEY)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert len(session.exec(select(Ticket)).all()) == 1
+    assert len(enqueuer.sent) == 1
+
+
+def test_same_external_id_from_another_source_is_another_ticket(client: TestClient) -> None:
+    a = client.post("/tickets", json=TICKET, headers=KEY).json()
+    b = client.post("/tickets", json={**TICKET, "source": "email"}, headers=KEY).json()
+    assert a["id"] != b["id"]
+
+
+def test_redis_down_keeps_ticket_queued_for_requeue(settings, session: Session,
+                                                    fake_redis: fakeredis.FakeServer) -> None:
+    from producer.api.app import create_app
+    from producer.intake import requeue_unsent
+
+    down = RecordingEnqueuer(fail=True)
+    with TestClient(create_app(settings, enqueuer=down)) as c:
+        r = c.post("/tickets", json=TICKET, headers=KEY)
+    assert r.status_code == 201  # stored: the ticket is not lost
+    stored = session.get(Ticket, r.json()["id"])
+    assert stored is not None and stored.enqueued_at is None
+    up = RecordingEnqueuer()
+    assert requeue_unsent(session, up, older_than_s=60) == 1
+    assert up.sent == [(stored.id, 1, "tickets")]
+    assert requeue_unsent(session, up, older_than_s=60) == 0  # sent once, not again
+
+
+def test_writes_need_an_api_key(client: TestClient) -> None:
+    assert client.post("/tickets", json=TICKET).status_code == 401
+    r = client.post("/tickets", json=TICKET, headers={"X-API-Key": "wrong"})
+    assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
+
+
+def test_bad_payloads_get_422_with_a_clear_message(client: TestClient,
+                                                   enqueuer: RecordingEnqueuer) -> None:
+    cases = {
+        "missing body": {"subject": "x"},
+        "blank body": {"body": "   \n "},
+        "bad email": {"body": "hi", "customer_email": "not-an-email"},
+        "bad source": {"body": "hi", "source": "has spaces"},
+        "bad date": {"body": "hi", "received_at": "yesterday"},
+        "huge body": {"body": "x" * 50_001},
+    }
+    for name, payload in cases.items():
+        r = client.post("/tickets", json=payload, headers=KEY)
+        assert r.status_code == 422, name
+        detail = r.json()["detail"]
+        assert detail and all("msg" in d and "loc" in d for d in detail), name
+    r = client.post("/tickets", content=b"{not json", headers={**KEY,
+                                                                "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert enqueuer.sent == []
+
+
+def test_get_ticket_and_404(client: TestClient) -> None:
+    tid = client.post("/tickets", json=TICKET, headers=KEY).json()["id"]
+    assert client.get(f"/tickets/{tid}").json()["subject"] == "Login broken"
+    r = client.get("/tickets/424242")
+    assert r.status_code == 404 and "not found" in r.json()["detail"]
+
+
+def test_list_is_filtered_and_paginated(client: TestClient) -> None:
+    for i in range(5):
+        client.post("/tickets", json={**TICKET, "external_id": f"e{i}"}, headers=KEY)
+    page = client.get("/tickets", params={"status": "queued", "limit": 2, "offset": 1}).json()
+    assert page["total"] == 5 and len(page["items"]) == 2
+    assert client.get("/tickets", params={"status": "triaged"}).json()["total"] == 0
+    assert client.get("/tickets", params={"status": "nonsense"}).status_code == 422
+    assert client.get("/tickets", params={"limit": 0}).status_code == 422
+
+
+def test_healthz_reports_database_and_redis(client: TestClient,
+                                            fake_redis: fakeredis.FakeServer) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    fake_redis.connected = False
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json()["redis"].startswith("error")
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/tickets", "/tickets/{ticket_id}", "/review", "/tickets/{ticket_id}/review",
+            "/healthz"} <= set(paths)

@@ -1,0 +1,28 @@
+"""The API side must start fast and never load torch or transformers."""
+
+import subprocess
+import sys
+
+PROBE = """
+import sys, time
+t0 = time.perf_counter()
+import ticketflow.cli
+from producer.api.app import create_app
+from shared.config import load_settings
+app = create_app(load_settings(api_keys="k"))
+from fastapi.testclient import TestClient
+with TestClient(app) as c:
+    c.get("/openapi.json")
+print(round(time.perf_counter() - t0, 2))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "worker"))
+print(heavy)
+"""
+
+
+def test_api_and_cli_import_no_torch() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    heavy = out[-1]
+    # worker.commands is allowed (it only pins the GPU); nothing that loads models.
+    assert "torch" not in heavy and "transformers" not in heavy, heavy
+    assert "worker.engine" not in heavy and "worker.tasks" not in heavy, heavy

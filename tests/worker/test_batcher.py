@@ -1,0 +1,60 @@
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from worker.batcher import MicroBatcher
+
+
+def _double(items: list[int]) -> list[int]:
+    return [i * 2 for i in items]
+
+
+def test_concurrent_submits_are_batched_and_each_gets_its_own_result() -> None:
+    b = MicroBatcher(_double, max_size=8, max_wait_s=0.2)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(b.submit, range(32)))
+    b.close()
+    assert results == [i * 2 for i in range(32)]
+    assert max(b.batch_sizes) > 1, "concurrent submits should share a batch"
+    assert max(b.batch_sizes) <= 8
+    assert sum(b.batch_sizes) == 32
+
+
+def test_single_item_waits_at_most_max_wait() -> None:
+    b = MicroBatcher(_double, max_size=8, max_wait_s=0.05)
+    t0 = time.perf_counter()
+    assert b.submit(21) == 42
+    assert time.perf_counter() - t0 < 2
+    b.close()
+
+
+def test_a_failing_item_fails_alone() -> None:
+    def fn(items: list[int]) -> list[int]:
+        if 13 in items:
+            raise ValueError("unlucky")
+        return _double(items)
+
+    b = MicroBatcher(fn, max_size=4, max_wait_s=0.2)
+    gate = threading.Barrier(4)
+
+    def submit(i: int) -> object:
+        gate.wait()
+        try:
+            return b.submit(i)
+        except ValueError as err:
+            return err
+
+    with ThreadPoolExecutor(4) as pool:
+        out = list(pool.map(submit, [11, 12, 13, 14]))
+    b.close()
+    assert out[0] == 22 and out[1] == 24 and out[3] == 28
+    assert isinstance(out[2], ValueError)
+
+
+def test_wrong_result_count_is_an_error() -> None:
+    b = MicroBatcher(lambda items: [], max_size=2, max_wait_s=0.01)
+    with pytest.raises(RuntimeError, match="returned 0 for 1"):
+        b.submit(1)
+    b.close()

@@ -1,0 +1,139 @@
+"""One training run, end to end: split, fine-tune, calibrate, save a version, publish it.
+
+The CLI and the benchmark both call ``train_version``; it knows nothing of Typer or files.
+A calibration share of each label is held out before training so the temperature is fitted
+on examples the model has not seen (fitting it on training data would learn over-confidence).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shared.errors import ConfigError
+from worker.classifier.artifacts import (
+    latest_version,
+    load_artifact,
+    new_version,
+    save_artifact,
+)
+from worker.classifier.encoder import SentenceEncoder
+from worker.classifier.heads import BASE_ENCODER, Head
+from worker.training.calibration import fit_inverse_temperature, nll
+from worker.training.data import TRAINABLE_FIELDS, Example, labels_of, stratified_split
+from worker.training.finetune import FinetuneConfig, Progress, finetune
+
+
+@dataclass
+class FieldSummary:
+    labels: int
+    train_examples: int
+    calib_examples: int
+    scale: float  # fitted inverse temperature (1.0 when nothing to fit on)
+    calib_accuracy: float | None
+    calib_nll_before: float | None
+    calib_nll_after: float | None
+
+
+@dataclass
+class TrainReport:
+    version: str
+    path: Path
+    published: bool
+    seconds: float
+    fields: dict[str, FieldSummary] = field(default_factory=dict)
+    carried_over: list[str] = field(default_factory=list)
+
+
+def _check(examples: Sequence[Example], fields: Sequence[str]) -> dict[str, list[str]]:
+    labels = {f: labels_of(examples, f) for f in fields}
+    labels = {f: names for f, names in labels.items() if names}
+    if not labels:
+        raise ConfigError("no labelled examples to train on")
+    for f, names in labels.items():
+        if len(names) < 2:
+            raise ConfigError(f"field {f!r} has a single label ({names[0]!r}); a classifier "
+                              "needs examples of at least two")
+    return labels
+
+
+def _calibrate(encoder: SentenceEncoder, heads: dict[str, Head],
+               calib: Sequence[Example]) -> dict[str, tuple[int, float, float | None, float | None,
+                                                          float | None]]:
+    """Fit each head's scale on the held-out examples; returns per-field fit statistics."""
+    emb = encoder.embed([e.text for e in calib]) if calib else None
+    stats = {}
+    for f, head in heads.items():
+        rows = [i for i, e in enumerate(calib) if e.labels.get(f) in head.labels]
+        if emb is None or not rows:
+            stats[f] = (0, 1.0, None, None, None)
+            continue
+        logits = head.logits(emb[rows])
+        target = torch.tensor([head.labels.index(calib[i].labels[f]) for i in rows])
+        head.scale = fit_inverse_temperature(logits, target)
+        acc = float((logits.argmax(-1) == target).float().mean())
+        stats[f] = (len(rows), head.scale, acc, nll(logits, target), nll(logits, target, head.scale))
+    return stats
+
+
+def _carry_over(heads_dir: Path, trained: dict[str, Head], encoder_spec: str) -> dict[str, Head]:
+    """Heads of the current version for fields not retrained now, where still valid.
+
+    Only heads on the base encoder survive: a head read from an older fine-tuned encoder
+    means nothing on the new one, so such fields fall back to zero-shot.
+    """
+    current = latest_version(heads_dir)
+    if current is None:
+        return {}
+    heads, meta, _ = load_artifact(heads_dir, current)
+    if meta.get("base_encoder") != encoder_spec:
+        return {}
+    return {f: h for f, h in heads.items()
+            if f not in trained and h.encoder == BASE_ENCODER and h.kind != "zero-shot"}
+
+
+def train_version(examples: Sequence[Example], encoder_spec: str, heads_dir: Path,
+                  device: torch.device, cfg: FinetuneConfig | None = None,
+                  fields: Sequence[str] = TRAINABLE_FIELDS, calib_fraction: float = 0.1,
+                  publish: bool = True, source: str = "",
+                  progress: Progress | None = None) -> TrainReport:
+    """Train heads for ``fields`` (those with labels), save them as a new version, publish."""
+    cfg = cfg or FinetuneConfig()
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    labels = _check(examples, fields)
+    train, calib = stratified_split(examples, calib_fraction, cfg.seed)
+    say(f"{len(train)} training and {len(calib)} calibration examples; fields "
+        + ", ".join(f"{f} ({len(n)} labels)" for f, n in labels.items()))
+    encoder = SentenceEncoder(encoder_spec, device, max_length=cfg.max_length)
+    heads = finetune(encoder, train, labels, cfg, say)
+    stats = _calibrate(encoder, heads, calib)
+    carried = _carry_over(heads_dir, heads, encoder_spec)
+    version = new_version()
+    summaries = {f: FieldSummary(len(labels[f]), sum(f in e.labels for e in train), *stats[f])
+                 for f in heads}
+    meta: dict[str, Any] = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(),
+        "base_encoder": encoder_spec,
+        "max_length": cfg.max_length,
+        "source": source,
+        "config": asdict(cfg),
+        "labels": {f: h.labels for f, h in {**carried, **heads}.items()},
+        "fields": {f: asdict(s) for f, s in summaries.items()},
+        "carried_over": sorted(carried),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "summary": f"{', '.join(sorted(heads))} trained on {len(examples)} examples"
+                   + (f" from {source}" if source else ""),
+    }
+    write_encoder = None if cfg.freeze_encoder else encoder.save
+    path = save_artifact(heads_dir, version, {**carried, **heads}, meta, publish_now=publish,
+                         write_encoder=write_encoder)
+    return TrainReport(version, path, publish, round(time.perf_counter() - t0, 1), summaries,
+                       sorted(carried))
