@@ -40,8 +40,12 @@ def api_cmd(
     from producer.api.app import create_app
 
     settings = _settings_or_exit()
-    uvicorn.run(create_app(settings), host=host or settings.api_host,
-                port=port or settings.api_port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 def requeue_cmd() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from producer.enqueue import Enqueuer
 from shared.errors import TransientError
@@ -101,9 +101,11 @@ def requeue_unsent(session: Session, enqueuer: Enqueuer, older_than_s: int) -> i
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     stmt = select(Ticket).where(
         or_(
-            (Ticket.status == TicketStatus.queued)
-            & or_(col(Ticket.enqueued_at).is_(None), col(Ticket.enqueued_at) < cutoff),
-            (Ticket.status == TicketStatus.processing) & (col(Ticket.updated_at) < cutoff),
+            and_(
+                col(Ticket.status) == TicketStatus.queued,
+                or_(col(Ticket.enqueued_at).is_(None), col(Ticket.enqueued_at) < cutoff),
+            ),
+            and_(col(Ticket.status) == TicketStatus.processing, col(Ticket.updated_at) < cutoff),
         )
     )
     sent = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import Session, col, select
 
 from shared.models import (
@@ -18,42 +18,62 @@ from shared.models import (
 )
 
 
-def _current_result_join() -> object:
-    return and_(TriageResult.ticket_id == Ticket.id, TriageResult.revision == Ticket.revision)
+def _current_result_join() -> ColumnElement[bool]:
+    return and_(
+        col(TriageResult.ticket_id) == col(Ticket.id),
+        col(TriageResult.revision) == col(Ticket.revision),
+    )
 
 
 def to_public(session: Session, ticket: Ticket) -> TicketPublic:
-    result = session.exec(select(TriageResult).where(
-        TriageResult.ticket_id == ticket.id).order_by(col(TriageResult.revision).desc())).first()
-    review = session.exec(select(Review).where(Review.ticket_id == ticket.id)
-                          .order_by(col(Review.id).desc())).first()
-    return TicketPublic.model_validate(ticket, update={
-        "triage": TriagePublic.model_validate(result) if result else None,
-        "review": ReviewPublic.model_validate(review) if review else None,
-    })
+    result = session.exec(
+        select(TriageResult)
+        .where(TriageResult.ticket_id == ticket.id)
+        .order_by(col(TriageResult.revision).desc())
+    ).first()
+    review = session.exec(
+        select(Review).where(Review.ticket_id == ticket.id).order_by(col(Review.id).desc())
+    ).first()
+    return TicketPublic.model_validate(
+        ticket,
+        update={
+            "triage": TriagePublic.model_validate(result) if result else None,
+            "review": ReviewPublic.model_validate(review) if review else None,
+        },
+    )
 
 
-def list_tickets(session: Session, status: TicketStatus | None, category: str | None,
-                 limit: int, offset: int) -> TicketPage:
+def list_tickets(
+    session: Session, status: TicketStatus | None, category: str | None, limit: int, offset: int
+) -> TicketPage:
     stmt = select(Ticket)
     if category is not None:
-        stmt = stmt.join(TriageResult, _current_result_join()).where(  # type: ignore[arg-type]
-            TriageResult.category == category)
+        stmt = stmt.join(TriageResult, _current_result_join()).where(
+            TriageResult.category == category
+        )
     if status is not None:
         stmt = stmt.where(Ticket.status == status)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Ticket.id).desc()).offset(offset).limit(limit)).all()
-    return TicketPage(items=[to_public(session, t) for t in rows], total=total, limit=limit,
-                      offset=offset)
+    return TicketPage(
+        items=[to_public(session, t) for t in rows], total=total, limit=limit, offset=offset
+    )
 
 
 def review_queue(session: Session, limit: int, offset: int) -> TicketPage:
     """Triaged tickets awaiting a decision: most urgent first, then oldest first."""
     rank = case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
-    base = (select(Ticket).join(TriageResult, _current_result_join())  # type: ignore[arg-type]
-            .where(Ticket.status == TicketStatus.triaged))
+    base = (
+        select(Ticket)
+        .join(TriageResult, _current_result_join())
+        .where(Ticket.status == TicketStatus.triaged)
+    )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(base.order_by(rank, col(TriageResult.needs_human_triage).desc(),
-                                      col(Ticket.created_at)).offset(offset).limit(limit)).all()
-    return TicketPage(items=[to_public(session, t) for t in rows], total=total, limit=limit,
-                      offset=offset)
+    rows = session.exec(
+        base.order_by(rank, col(TriageResult.needs_human_triage).desc(), col(Ticket.created_at))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return TicketPage(
+        items=[to_public(session, t) for t in rows], total=total, limit=limit, offset=offset
+    )

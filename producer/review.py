@@ -5,7 +5,15 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from shared.errors import ConflictError, NotFoundError
-from shared.models import Review, ReviewCreate, ReviewDecision, Ticket, TicketStatus, TriageResult, utcnow
+from shared.models import (
+    Review,
+    ReviewCreate,
+    ReviewDecision,
+    Ticket,
+    TicketStatus,
+    TriageResult,
+    utcnow,
+)
 from shared.taxonomy import TAXONOMY_FIELDS, Taxonomy
 
 
@@ -23,8 +31,9 @@ def validate_review(data: ReviewCreate, taxonomy: Taxonomy) -> None:
             raise InvalidReview(f"corrected_{field} {value!r} is not one of {allowed}")
 
 
-def submit_review(session: Session, ticket_id: int, data: ReviewCreate,
-                  taxonomy: Taxonomy) -> Review:
+def submit_review(
+    session: Session, ticket_id: int, data: ReviewCreate, taxonomy: Taxonomy
+) -> Review:
     validate_review(data, taxonomy)
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
@@ -32,25 +41,38 @@ def submit_review(session: Session, ticket_id: int, data: ReviewCreate,
     if ticket.status in (TicketStatus.approved, TicketStatus.rejected):
         raise ConflictError(f"ticket {ticket_id} was already reviewed ({ticket.status})")
     if ticket.status != TicketStatus.triaged:
-        raise ConflictError(f"ticket {ticket_id} has no draft to review yet (status "
-                            f"{ticket.status})")
-    result = session.exec(select(TriageResult).where(
-        TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision)
-        .order_by(col(TriageResult.id).desc())).first()
+        raise ConflictError(
+            f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
+        )
+    result = session.exec(
+        select(TriageResult)
+        .where(TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision)
+        .order_by(col(TriageResult.id).desc())
+    ).first()
     if result is None:  # status says triaged, so this is a broken invariant, not user error
         raise ConflictError(f"ticket {ticket_id} has no triage result for its revision")
     edited = data.decision == ReviewDecision.edit
-    final = None if data.decision == ReviewDecision.reject else (
-        data.edited_reply if edited else result.draft_reply)
+    final = (
+        None
+        if data.decision == ReviewDecision.reject
+        else (data.edited_reply if edited else result.draft_reply)
+    )
     review = Review(
-        ticket_id=ticket_id, triage_result_id=result.id, decision=data.decision,  # type: ignore[arg-type]
-        reviewer=data.reviewer, final_reply=final, edited=edited,
-        corrected_category=data.corrected_category, corrected_priority=data.corrected_priority,
-        corrected_sentiment=data.corrected_sentiment, corrected_language=data.corrected_language,
+        ticket_id=ticket_id,
+        triage_result_id=result.id or 0,
+        decision=data.decision,
+        reviewer=data.reviewer,
+        final_reply=final,
+        edited=edited,
+        corrected_category=data.corrected_category,
+        corrected_priority=data.corrected_priority,
+        corrected_sentiment=data.corrected_sentiment,
+        corrected_language=data.corrected_language,
         note=data.note,
     )
-    ticket.status = (TicketStatus.rejected if data.decision == ReviewDecision.reject
-                     else TicketStatus.approved)
+    ticket.status = (
+        TicketStatus.rejected if data.decision == ReviewDecision.reject else TicketStatus.approved
+    )
     ticket.updated_at = utcnow()
     session.add(review)
     session.add(ticket)

@@ -34,6 +34,10 @@ def create_celery_app(settings: Settings) -> Celery:
             "visibility_timeout": settings.visibility_timeout_s,
             # Listed queues are polled in order: live tickets before backfill.
             "queue_order_strategy": "priority",
+            # Sweep for messages of dead workers every redelivery_check_s (kombu's default
+            # scans only every 10th sweep, i.e. ~100 s).
+            "unacked_restore_interval": settings.redelivery_check_s,
+            "unacked_restore_throttle": 1,
         },
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_send_sent_event=True,

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
 
     # Storage and broker.
-    data_dir: Path = Field(Path(".ticketflow"), description="Local state: SQLite file, model cache.")
+    data_dir: Path = Field(Path(".ticketflow"), description="SQLite file, model cache.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means SQLite in data_dir.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker.")
     queue: str = Field("tickets", min_length=1, description="Queue for live tickets.")
@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(0, ge=0, le=512, description="0 means batch_size threads.")
     task_time_limit_s: int = Field(600, ge=10, description="Hard limit for one ticket.")
     visibility_timeout_s: int = Field(3600, ge=10, description="Redelivery delay after a crash.")
+    redelivery_check_s: int = Field(
+        10,
+        ge=1,
+        description="How often workers look for messages "
+        "abandoned by a dead worker (after the visibility timeout).",
+    )
     max_retries: int = Field(5, ge=0, le=100)
     requeue_after_s: int = Field(900, ge=10, description="Queued this long: message re-sent.")
 

@@ -57,7 +57,7 @@ class TicketBase(SQLModel):
 # POST /tickets payload: validated at the edge, before anything is stored.
 class TicketCreate(TicketBase):
     source: str = Field(default="api", min_length=1, max_length=64)
-    customer_email: EmailStr | None = Field(default=None, max_length=320)  # type: ignore[assignment]
+    customer_email: EmailStr | None = Field(default=None, max_length=320)
     body: str = Field(min_length=1, max_length=50_000)
 
     @field_validator("source")

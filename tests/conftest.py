@@ -47,8 +47,14 @@ def _migrated_settings(url: str, tmp: Path, **extra: object) -> Settings:
 
 
 def _truncate_all(engine: Engine) -> None:
-    tables = ["review", "triage_result", "ticket_message", "quarantined_input", "kb_passage",
-              "ticket"]
+    tables = [
+        "review",
+        "triage_result",
+        "ticket_message",
+        "quarantined_input",
+        "kb_passage",
+        "ticket",
+    ]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -93,8 +99,13 @@ def session(db_engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return load_settings(database_url=db_url, data_dir=tmp_path, engine="fake",
-                         redis_url=REDIS_TEST_URL, api_keys="test-key")
+    return load_settings(
+        database_url=db_url,
+        data_dir=tmp_path,
+        engine="fake",
+        redis_url=REDIS_TEST_URL,
+        api_keys="test-key",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -25,17 +25,32 @@ def build_tiny_models(root: Path) -> tuple[Path, Path]:
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(resolve_encoder(BUNDLED_ENCODER))
     lm_dir, enc_dir = root / "tiny-llama", root / "tiny-bert"
-    lm = LlamaForCausalLM(LlamaConfig(
-        vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
-        pad_token_id=tok.pad_token_id,
-    ))
+    lm = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=tok.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+            bos_token_id=tok.cls_token_id,
+            eos_token_id=tok.sep_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+    )
     lm.save_pretrained(lm_dir)
     tok.chat_template = CHAT_TEMPLATE
     tok.save_pretrained(lm_dir)
-    enc = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1,
-                               num_attention_heads=2, intermediate_size=64))
+    enc = BertModel(
+        BertConfig(
+            vocab_size=tok.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    )
     enc.save_pretrained(enc_dir)
     tok.save_pretrained(enc_dir)
     return lm_dir, enc_dir

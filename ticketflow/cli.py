@@ -14,6 +14,7 @@ from producer.commands import api_cmd, db_cmd, requeue_cmd
 from producer.kb_cli import kb_cmd
 from ticketflow.demo_cmd import demo
 from worker.commands import worker_cmd
+from worker.training.cli import eval_cmd, train
 
 app = typer.Typer(
     name="ticketflow",
@@ -30,6 +31,8 @@ app.command("worker")(worker_cmd)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")
+app.command("train")(train)
+app.command("eval")(eval_cmd)
 
 if __name__ == "__main__":
     app()

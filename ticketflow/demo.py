@@ -37,9 +37,13 @@ DONE = {"triaged", "failed", "approved", "rejected"}
 
 
 def load_samples(path: Path | None = None) -> list[dict[str, Any]]:
-    text = (path.read_text(encoding="utf-8") if path else
-            resources.files("ticketflow").joinpath("samples/demo_tickets.jsonl").read_text(
-                encoding="utf-8"))
+    text = (
+        path.read_text(encoding="utf-8")
+        if path
+        else resources.files("ticketflow")
+        .joinpath("samples/demo_tickets.jsonl")
+        .read_text(encoding="utf-8")
+    )
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -55,22 +59,32 @@ def results_table(tickets: list[dict[str, Any]]) -> Table:
     for t in tickets:
         r = t.get("triage")
         if r is None:
-            table.add_row(str(t["id"]), t["subject"], f"[red]{t['status']}[/]", "", "", "",
-                          t.get("last_error") or "")
+            table.add_row(
+                str(t["id"]),
+                t["subject"],
+                f"[red]{t['status']}[/]",
+                "",
+                "",
+                "",
+                t.get("last_error") or "",
+            )
             continue
         flag = " [yellow]?[/]" if r["needs_human_triage"] else ""
         table.add_row(
-            str(t["id"]), _first_line(t["subject"], 32),
+            str(t["id"]),
+            _first_line(t["subject"], 32),
             f"{r['category']} {r['category_confidence']:.2f}{flag}",
             f"{r['priority']} {r['priority_confidence']:.2f}",
             f"{r['sentiment']} {r['sentiment_confidence']:.2f}",
-            f"{r['language']} {r['language_confidence']:.2f}", _first_line(r["draft_reply"]),
+            f"{r['language']} {r['language_confidence']:.2f}",
+            _first_line(r["draft_reply"]),
         )
     return table
 
 
-def run_demo(settings: Settings, console: Console, samples: Path | None = None,
-             keep_running: bool = False) -> int:
+def run_demo(
+    settings: Settings, console: Console, samples: Path | None = None, keep_running: bool = False
+) -> int:
     """Run the demo; returns the process exit code (0 when every ticket got a draft)."""
     data_dir = settings.data_dir.resolve()
     log_dir = data_dir / "demo-logs"
@@ -85,21 +99,24 @@ def run_demo(settings: Settings, console: Console, samples: Path | None = None,
         else:
             redis_child, redis_url = start_embedded_redis(log_dir)
             children.append(redis_child)
-            console.print(f"Redis: none at {settings.redis_url}; started embedded Redis at "
-                          f"{redis_url}")
+            console.print(
+                f"Redis: none at {settings.redis_url}; started embedded Redis at {redis_url}"
+            )
         run_id = secrets.token_hex(3)
         api_key = secrets.token_urlsafe(16)
         port = free_port()
-        env = child_env({
-            "TICKETFLOW_DATA_DIR": str(data_dir),
-            "TICKETFLOW_DATABASE_URL": f"sqlite:///{db_file}",
-            "TICKETFLOW_REDIS_URL": redis_url,
-            "TICKETFLOW_API_KEYS": api_key,
-            "TICKETFLOW_API_PORT": str(port),
-            # Own queues, so a demo never takes or leaves messages on a shared Redis.
-            "TICKETFLOW_QUEUE": f"demo-{run_id}",
-            "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
-        })
+        env = child_env(
+            {
+                "TICKETFLOW_DATA_DIR": str(data_dir),
+                "TICKETFLOW_DATABASE_URL": f"sqlite:///{db_file}",
+                "TICKETFLOW_REDIS_URL": redis_url,
+                "TICKETFLOW_API_KEYS": api_key,
+                "TICKETFLOW_API_PORT": str(port),
+                # Own queues, so a demo never takes or leaves messages on a shared Redis.
+                "TICKETFLOW_QUEUE": f"demo-{run_id}",
+                "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
+            }
+        )
         upgrade(settings.model_copy(update={"database_url": f"sqlite:///{db_file}"}))
         console.print("Database: migrated", db_file)
 
@@ -108,8 +125,9 @@ def run_demo(settings: Settings, console: Console, samples: Path | None = None,
         children.append(worker)
         api, base = start_api(env, log_dir, port)
         children.append(api)
-        with console.status("Worker: loading models once (the first run converts SmolLM2 "
-                            "from GGUF, ~20 s)…"):
+        with console.status(
+            "Worker: loading models once (the first run converts SmolLM2 from GGUF, ~20 s)…"
+        ):
             wait_until(lambda: worker_ready(worker), 600, "the worker", worker)
         load_s = time.perf_counter() - t0
         console.print(f"Worker: models loaded and warmed up in {load_s:.1f}s")
@@ -118,14 +136,18 @@ def run_demo(settings: Settings, console: Console, samples: Path | None = None,
         headers = {"X-API-Key": api_key}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             t1 = time.perf_counter()
-            ids = [http.post("/tickets", json={**s, "source": "demo"}).raise_for_status()
-                   .json()["id"] for s in tickets]
+            ids = [
+                http.post("/tickets", json={**s, "source": "demo"}).raise_for_status().json()["id"]
+                for s in tickets
+            ]
             results = _follow(http, ids, console)
             elapsed = time.perf_counter() - t1
         console.print(results_table(results))
         ok = sum(1 for r in results if r["status"] == "triaged")
-        console.print(f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "
-                      f"({len(ids) / elapsed:.2f} tickets/s, model load {load_s:.1f}s)")
+        console.print(
+            f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "
+            f"({len(ids) / elapsed:.2f} tickets/s, model load {load_s:.1f}s)"
+        )
         console.print(f"Review queue: {base}/review   API docs: {base}/docs")
         if keep_running:
             console.print(f"API key for writes: {api_key}. Ctrl-C to stop.")
@@ -134,8 +156,9 @@ def run_demo(settings: Settings, console: Console, samples: Path | None = None,
     finally:
         for child in reversed(children):
             child.stop()
-        console.print("Stopped worker, API" + (" and embedded Redis." if len(children) > 2
-                                               else "."))
+        console.print(
+            "Stopped worker, API" + (" and embedded Redis." if len(children) > 2 else ".")
+        )
 
 
 def _follow(http: httpx.Client, ids: list[int], console: Console) -> list[dict[str, Any]]:

@@ -11,8 +11,9 @@ from shared.errors import ConfigError
 
 
 def demo(
-    samples: Path | None = typer.Option(None, help="JSONL of tickets; default: bundled samples.",
-                                        exists=True, dir_okay=False),
+    samples: Path | None = typer.Option(
+        None, help="JSONL of tickets; default: bundled samples.", exists=True, dir_okay=False
+    ),
     keep_running: bool = typer.Option(False, help="Keep the API and worker up for reviewing."),
 ) -> None:
     """Enqueue sample tickets through the API and show the drafted, classified results."""
@@ -25,5 +26,11 @@ def demo(
     except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    raise typer.Exit(run_demo(settings, Console(width=160) if not Console().is_terminal
-                              else Console(), samples, keep_running))
+    raise typer.Exit(
+        run_demo(
+            settings,
+            Console(width=160) if not Console().is_terminal else Console(),
+            samples,
+            keep_running,
+        )
+    )

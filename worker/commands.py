@@ -29,12 +29,18 @@ def pin_gpu(gpu: str) -> str:
 
 
 def worker_cmd(
-    gpu: str = typer.Option("auto", help="GPU index to pin (sets CUDA_VISIBLE_DEVICES), "
-                            "'cpu', or 'auto' (first visible GPU, else CPU)."),
-    queues: str = typer.Option("", help="Comma-separated queues, in priority order. "
-                               "Default: live queue, then backfill queue."),
-    concurrency: int = typer.Option(0, help="Task threads; 0 = TICKETFLOW_WORKER_CONCURRENCY "
-                                    "or the batch size."),
+    gpu: str = typer.Option(
+        "auto",
+        help="GPU index to pin (sets CUDA_VISIBLE_DEVICES), "
+        "'cpu', or 'auto' (first visible GPU, else CPU).",
+    ),
+    queues: str = typer.Option(
+        "",
+        help="Comma-separated queues, in priority order. Default: live queue, then backfill queue.",
+    ),
+    concurrency: int = typer.Option(
+        0, help="Task threads; 0 = TICKETFLOW_WORKER_CONCURRENCY or the batch size."
+    ),
     hostname: str = typer.Option("", help="Celery node name; default ticketflow-gpu<N>@host."),
     loglevel: str = typer.Option("INFO", help="Celery log level."),
 ) -> None:
@@ -51,8 +57,15 @@ def worker_cmd(
 
     q = queues or f"{settings.queue},{settings.backfill_queue}"
     name = hostname or f"ticketflow-{pinned.replace(':', '')}@%h"
-    app.worker_main([
-        "worker", "--pool=threads", f"--concurrency={concurrency or settings.concurrency}",
-        f"--queues={q}", f"--hostname={name}", f"--loglevel={loglevel}",
-        "--without-gossip", "--without-mingle",
-    ])
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={concurrency or settings.concurrency}",
+            f"--queues={q}",
+            f"--hostname={name}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

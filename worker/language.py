@@ -21,8 +21,11 @@ class LanguageDetector:
             isos = [getattr(IsoCode639_1, c.strip().upper()) for c in codes if c.strip()]
         except AttributeError as err:
             raise ConfigError(f"TICKETFLOW_LANGUAGES: unknown ISO 639-1 code ({err})") from None
-        builder = (LanguageDetectorBuilder.from_iso_codes_639_1(*isos) if len(isos) >= 2
-                   else LanguageDetectorBuilder.from_all_languages())
+        builder = (
+            LanguageDetectorBuilder.from_iso_codes_639_1(*isos)
+            if len(isos) >= 2
+            else LanguageDetectorBuilder.from_all_languages()
+        )
         self._detector = builder.with_preloaded_language_models().build()
 
     def detect(self, text: str) -> Label:

@@ -59,13 +59,19 @@ def start_runtime(settings: Settings) -> WorkerRuntime:
         kb.load()
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
-            partial(run_batch, engine, kb=kb), settings.batch_size,
+            partial(run_batch, engine, kb=kb),
+            settings.batch_size,
             settings.max_batch_wait_ms / 1000,
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
         _runtime = WorkerRuntime(settings, engine, batcher, db, kb, name, load_s)
-        log.info("worker %s ready: engine %s loaded and warmed in %.1fs on %s", name,
-                 engine.info.instance_id[:8], load_s, engine.info.device)
+        log.info(
+            "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
+            name,
+            engine.info.instance_id[:8],
+            load_s,
+            engine.info.device,
+        )
         return _runtime
 
 

@@ -47,14 +47,20 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
     # Normally loaded at worker start; a custom pool that skipped our hooks loads it here once.
     rt = get_runtime() if runtime_started() else start_runtime(get_settings())
     try:
-        return process_ticket(ticket_id, revision, db=rt.db, engine=rt.engine,
-                              submit=rt.batcher.submit, worker=rt.name,
-                              threshold=rt.settings.confidence_threshold).value
+        return process_ticket(
+            ticket_id,
+            revision,
+            db=rt.db,
+            engine=rt.engine,
+            submit=rt.batcher.submit,
+            worker=rt.name,
+            threshold=rt.settings.confidence_threshold,
+        ).value
     except TransientError as err:
         if self.request.retries >= rt.settings.max_retries:
             _fail(ticket_id, revision, f"gave up after {self.request.retries} retries: {err}")
             return "failed"
-        countdown = min(2 ** self.request.retries, 60)
+        countdown = min(2**self.request.retries, 60)
         log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
         raise self.retry(exc=err, countdown=countdown) from err
     except PermanentError as err:

@@ -23,16 +23,23 @@ def _error(code: int) -> Callable[[Request, Exception], Any]:
     return handler
 
 
-def create_app(settings: Settings | None = None, enqueuer: Enqueuer | None = None,
-               redis_client: Callable[[], Any] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    enqueuer: Enqueuer | None = None,
+    redis_client: Callable[[], Any] | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="ticketflow", version="0.1.0",
-                  description="Support tickets in; classified tickets with drafted replies out, "
-                              "for a human to approve, edit or reject.")
+    app = FastAPI(
+        title="ticketflow",
+        version="0.1.0",
+        description="Support tickets in; classified tickets with drafted replies out, "
+        "for a human to approve, edit or reject.",
+    )
     app.state.settings = settings
     app.state.enqueuer = enqueuer or CeleryEnqueuer(create_celery_app(settings))
-    app.state.redis_client = redis_client or (lambda: redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=2, socket_timeout=2))
+    app.state.redis_client = redis_client or (
+        lambda: redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    )
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))

@@ -38,19 +38,25 @@ EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
 
 def _check_key(settings: Settings, key: str | None) -> None:
     if not settings.api_key_set:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "no API keys are configured: set TICKETFLOW_API_KEYS")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "no API keys are configured: set TICKETFLOW_API_KEYS"
+        )
     if key is None or not any(secrets.compare_digest(key, k) for k in settings.api_key_set):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid X-API-Key header",
-                            headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
 
 
-def require_write_key(settings: SettingsDep,
-                      x_api_key: Annotated[str | None, Header()] = None) -> None:
+def require_write_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
     _check_key(settings, x_api_key)
 
 
-def require_read_key(settings: SettingsDep,
-                     x_api_key: Annotated[str | None, Header()] = None) -> None:
+def require_read_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
     if settings.api_read_auth:
         _check_key(settings, x_api_key)

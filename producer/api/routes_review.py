@@ -16,16 +16,23 @@ router = APIRouter(tags=["review"])
 
 
 @router.get("/review", response_model=TicketPage, dependencies=[Depends(require_read_key)])
-def get_review_queue(session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> TicketPage:
+def get_review_queue(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TicketPage:
     """Triaged tickets awaiting a decision, most urgent first."""
     return review_queue(session, limit, offset)
 
 
-@router.post("/tickets/{ticket_id}/review", response_model=TicketPublic,
-             dependencies=[Depends(require_write_key)])
-def review_ticket(ticket_id: int, data: ReviewCreate, session: SessionDep,
-                  settings: SettingsDep) -> TicketPublic:
+@router.post(
+    "/tickets/{ticket_id}/review",
+    response_model=TicketPublic,
+    dependencies=[Depends(require_write_key)],
+)
+def review_ticket(
+    ticket_id: int, data: ReviewCreate, session: SessionDep, settings: SettingsDep
+) -> TicketPublic:
     """Approve, edit or reject the draft; corrected labels are kept for training."""
     try:
         review = submit_review(session, ticket_id, data, load_taxonomy(settings.taxonomy_file))

@@ -6,7 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
-from producer.api.deps import EnqueuerDep, SessionDep, SettingsDep, require_read_key, require_write_key
+from producer.api.deps import (
+    EnqueuerDep,
+    SessionDep,
+    SettingsDep,
+    require_read_key,
+    require_write_key,
+)
 from producer.intake import submit_ticket
 from producer.queries import list_tickets, to_public
 from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
@@ -14,11 +20,20 @@ from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, Ticket
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 
-@router.post("", response_model=TicketPublic, status_code=status.HTTP_201_CREATED,
-             dependencies=[Depends(require_write_key)],
-             responses={200: {"description": "Already known (same source and external_id)"}})
-def create_ticket(data: TicketCreate, session: SessionDep, enqueuer: EnqueuerDep,
-                  settings: SettingsDep, response: Response) -> TicketPublic:
+@router.post(
+    "",
+    response_model=TicketPublic,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_write_key)],
+    responses={200: {"description": "Already known (same source and external_id)"}},
+)
+def create_ticket(
+    data: TicketCreate,
+    session: SessionDep,
+    enqueuer: EnqueuerDep,
+    settings: SettingsDep,
+    response: Response,
+) -> TicketPublic:
     """Store the ticket, then queue it for triage. Re-posting an external_id is a no-op."""
     result = submit_ticket(session, data, enqueuer, settings.queue)
     if not result.created:
@@ -27,10 +42,13 @@ def create_ticket(data: TicketCreate, session: SessionDep, enqueuer: EnqueuerDep
 
 
 @router.get("", response_model=TicketPage, dependencies=[Depends(require_read_key)])
-def get_tickets(session: SessionDep, status_: Annotated[TicketStatus | None,
-                Query(alias="status")] = None, category: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> TicketPage:
+def get_tickets(
+    session: SessionDep,
+    status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+    category: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TicketPage:
     return list_tickets(session, status_, category, limit, offset)
 
 

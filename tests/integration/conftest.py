@@ -33,8 +33,9 @@ class Stack:
     workers: list[Child] = field(default_factory=list)
 
     def start_worker(self, name: str = "worker", **env: str) -> Child:
-        w = start_worker({**self.env, **env}, self.log_dir, gpu="cpu",
-                         name=f"{name}{len(self.workers)}")
+        w = start_worker(
+            {**self.env, **env}, self.log_dir, gpu="cpu", name=f"{name}{len(self.workers)}"
+        )
         self.workers.append(w)
         wait_until(lambda: worker_ready(w), 180, f"{w.name} to be ready", w)
         return w
@@ -59,11 +60,21 @@ class Stack:
 def stack(db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path]) -> Iterator[Stack]:
     run = uuid.uuid4().hex[:8]
     values = {
-        "database_url": db_url, "redis_url": REDIS_TEST_URL, "queue": f"it-{run}",
-        "backfill_queue": f"it-{run}.backfill", "draft_model": str(tiny_models[0]),
-        "encoder_model": str(tiny_models[1]), "data_dir": str(tmp_path), "batch_size": "4",
-        "max_batch_wait_ms": "200", "max_new_tokens": "8", "device": "cpu",
-        "api_keys": "it-key", "task_time_limit_s": "20", "visibility_timeout_s": "25",
+        "database_url": db_url,
+        "redis_url": REDIS_TEST_URL,
+        "queue": f"it-{run}",
+        "backfill_queue": f"it-{run}.backfill",
+        "draft_model": str(tiny_models[0]),
+        "encoder_model": str(tiny_models[1]),
+        "data_dir": str(tmp_path),
+        "batch_size": "4",
+        "max_batch_wait_ms": "200",
+        "max_new_tokens": "8",
+        "device": "cpu",
+        "api_keys": "it-key",
+        "task_time_limit_s": "10",
+        "visibility_timeout_s": "12",
+        "redelivery_check_s": "2",
         "languages": "en,es,de,fr",
     }
     env = child_env({f"TICKETFLOW_{k.upper()}": v for k, v in values.items()})

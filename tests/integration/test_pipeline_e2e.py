@@ -12,10 +12,16 @@ from tests.integration.conftest import KEY, Stack
 def _post(stack: Stack, n: int, prefix: str = "t") -> list[int]:
     ids = []
     for i in range(n):
-        r = stack.client.post("/tickets", headers=KEY, json={
-            "external_id": f"{prefix}-{i}", "subject": f"Order {i}",
-            "body": f"My parcel number {i} has not arrived, please help.",
-            "customer_email": f"c{i}@example.com"})
+        r = stack.client.post(
+            "/tickets",
+            headers=KEY,
+            json={
+                "external_id": f"{prefix}-{i}",
+                "subject": f"Order {i}",
+                "body": f"My parcel number {i} has not arrived, please help.",
+                "customer_email": f"c{i}@example.com",
+            },
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     return ids
@@ -43,8 +49,11 @@ def test_n_tickets_in_n_triaged_results_out(stack: Stack) -> None:
 def test_same_external_id_twice_is_one_ticket_one_result(stack: Stack) -> None:
     stack.start_worker()
     a = _post(stack, 1, "dup")
-    b = [stack.client.post("/tickets", headers=KEY, json={
-        "external_id": "dup-0", "body": "again"}).json()["id"]]
+    b = [
+        stack.client.post(
+            "/tickets", headers=KEY, json={"external_id": "dup-0", "body": "again"}
+        ).json()["id"]
+    ]
     assert a == b
     stack.wait_for(_all_triaged)
     assert len(stack.results()) == 1
@@ -55,10 +64,16 @@ def test_review_after_real_triage(stack: Stack) -> None:
     [tid] = _post(stack, 1, "rev")
     stack.wait_for(_all_triaged)
     assert stack.client.get("/review").json()["total"] == 1
-    r = stack.client.post(f"/tickets/{tid}/review", headers=KEY,
-                          json={"decision": "edit", "reviewer": "kim",
-                                "edited_reply": "We found your parcel.",
-                                "corrected_category": "shipping_delivery"})
+    r = stack.client.post(
+        f"/tickets/{tid}/review",
+        headers=KEY,
+        json={
+            "decision": "edit",
+            "reviewer": "kim",
+            "edited_reply": "We found your parcel.",
+            "corrected_category": "shipping_delivery",
+        },
+    )
     assert r.status_code == 200 and r.json()["status"] == "approved"
     assert stack.client.get("/review").json()["total"] == 0
 
@@ -73,7 +88,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(stack: Stack) -> N
         unfinished = [t.id for t in s.exec(select(Ticket)) if t.status != "triaged"]
     assert unfinished, "the kill should have interrupted work"
     stack.start_worker("after", **slow)
-    # Redis hands unacknowledged messages out again after the visibility timeout (25 s here).
+    # Redis hands unacknowledged messages out again after the visibility timeout (12 s here).
     stack.wait_for(_all_triaged, timeout=180)
     results = stack.results()
     assert sorted(r.ticket_id for r in results) == sorted(ids)  # exactly one each

@@ -22,9 +22,11 @@ def fake_redis() -> fakeredis.FakeServer:
 
 
 @pytest.fixture
-def client(settings: Settings, enqueuer: RecordingEnqueuer,
-           fake_redis: fakeredis.FakeServer) -> Iterator[TestClient]:
-    app = create_app(settings, enqueuer=enqueuer,
-                     redis_client=lambda: fakeredis.FakeRedis(server=fake_redis))
+def client(
+    settings: Settings, enqueuer: RecordingEnqueuer, fake_redis: fakeredis.FakeServer
+) -> Iterator[TestClient]:
+    app = create_app(
+        settings, enqueuer=enqueuer, redis_client=lambda: fakeredis.FakeRedis(server=fake_redis)
+    )
     with TestClient(app) as c:
         yield c

@@ -13,14 +13,20 @@ from worker.triage import process_ticket, run_batch
 def _triaged(client: TestClient, db: DbEngine, body: str, ext: str) -> int:
     tid = client.post("/tickets", json={"body": body, "external_id": ext}, headers=KEY).json()["id"]
     engine = FakeEngine()
-    process_ticket(tid, 1, db=db, engine=engine, submit=lambda j: run_batch(engine, [j])[0],
-                   worker="t", threshold=0.5)
+    process_ticket(
+        tid,
+        1,
+        db=db,
+        engine=engine,
+        submit=lambda j: run_batch(engine, [j])[0],
+        worker="t",
+        threshold=0.5,
+    )
     return int(tid)
 
 
 def _review(client: TestClient, tid: int, **payload: object) -> object:
-    return client.post(f"/tickets/{tid}/review", json={"reviewer": "sam", **payload},
-                       headers=KEY)
+    return client.post(f"/tickets/{tid}/review", json={"reviewer": "sam", **payload}, headers=KEY)
 
 
 def test_approve_keeps_the_draft_as_final_reply(client: TestClient, db_engine: DbEngine) -> None:
@@ -33,11 +39,18 @@ def test_approve_keeps_the_draft_as_final_reply(client: TestClient, db_engine: D
     assert not t["review"]["edited"]
 
 
-def test_edit_stores_edited_reply_and_corrected_labels(client: TestClient, db_engine: DbEngine,
-                                                      session: Session) -> None:
+def test_edit_stores_edited_reply_and_corrected_labels(
+    client: TestClient, db_engine: DbEngine, session: Session
+) -> None:
     tid = _triaged(client, db_engine, "I was charged twice", "b")
-    r = _review(client, tid, decision="edit", edited_reply="Refunded, sorry!",
-                corrected_category="refund_cancellation", corrected_priority="high")
+    r = _review(
+        client,
+        tid,
+        decision="edit",
+        edited_reply="Refunded, sorry!",
+        corrected_category="refund_cancellation",
+        corrected_priority="high",
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved"
     review = session.exec(select(Review).where(Review.ticket_id == tid)).one()

@@ -8,12 +8,17 @@ from shared.models import Ticket
 from tests.helpers import RecordingEnqueuer
 from tests.producer.conftest import KEY
 
-TICKET = {"subject": "Login broken", "body": "I cannot log in since yesterday.",
-          "customer_email": "ana@example.com", "external_id": "zendesk-1"}
+TICKET = {
+    "subject": "Login broken",
+    "body": "I cannot log in since yesterday.",
+    "customer_email": "ana@example.com",
+    "external_id": "zendesk-1",
+}
 
 
-def test_post_persists_then_enqueues(client: TestClient, enqueuer: RecordingEnqueuer,
-                                     session: Session) -> None:
+def test_post_persists_then_enqueues(
+    client: TestClient, enqueuer: RecordingEnqueuer, session: Session
+) -> None:
     r = client.post("/tickets", json=TICKET, headers=KEY)
     assert r.status_code == 201, r.text
     body = r.json()
@@ -23,8 +28,9 @@ def test_post_persists_then_enqueues(client: TestClient, enqueuer: RecordingEnqu
     assert stored is not None and stored.enqueued_at is not None
 
 
-def test_same_external_id_returns_same_ticket(client: TestClient, enqueuer: RecordingEnqueuer,
-                                              session: Session) -> None:
+def test_same_external_id_returns_same_ticket(
+    client: TestClient, enqueuer: RecordingEnqueuer, session: Session
+) -> None:
     first = client.post("/tickets", json=TICKET, headers=KEY)
     again = client.post("/tickets", json={**TICKET, "body": "different text"}, headers=KEY)
     assert again.status_code == 200
@@ -39,8 +45,9 @@ def test_same_external_id_from_another_source_is_another_ticket(client: TestClie
     assert a["id"] != b["id"]
 
 
-def test_redis_down_keeps_ticket_queued_for_requeue(settings, session: Session,
-                                                    fake_redis: fakeredis.FakeServer) -> None:
+def test_redis_down_keeps_ticket_queued_for_requeue(
+    settings, session: Session, fake_redis: fakeredis.FakeServer
+) -> None:
     from producer.api.app import create_app
     from producer.intake import requeue_unsent
 
@@ -62,8 +69,9 @@ def test_writes_need_an_api_key(client: TestClient) -> None:
     assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
 
 
-def test_bad_payloads_get_422_with_a_clear_message(client: TestClient,
-                                                   enqueuer: RecordingEnqueuer) -> None:
+def test_bad_payloads_get_422_with_a_clear_message(
+    client: TestClient, enqueuer: RecordingEnqueuer
+) -> None:
     cases = {
         "missing body": {"subject": "x"},
         "blank body": {"body": "   \n "},
@@ -77,8 +85,9 @@ def test_bad_payloads_get_422_with_a_clear_message(client: TestClient,
         assert r.status_code == 422, name
         detail = r.json()["detail"]
         assert detail and all("msg" in d and "loc" in d for d in detail), name
-    r = client.post("/tickets", content=b"{not json", headers={**KEY,
-                                                                "Content-Type": "application/json"})
+    r = client.post(
+        "/tickets", content=b"{not json", headers={**KEY, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     assert enqueuer.sent == []
 
@@ -100,8 +109,9 @@ def test_list_is_filtered_and_paginated(client: TestClient) -> None:
     assert client.get("/tickets", params={"limit": 0}).status_code == 422
 
 
-def test_healthz_reports_database_and_redis(client: TestClient,
-                                            fake_redis: fakeredis.FakeServer) -> None:
+def test_healthz_reports_database_and_redis(
+    client: TestClient, fake_redis: fakeredis.FakeServer
+) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
     fake_redis.connected = False
     r = client.get("/healthz")
@@ -110,5 +120,10 @@ def test_healthz_reports_database_and_redis(client: TestClient,
 
 def test_openapi_docs_are_served(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/tickets", "/tickets/{ticket_id}", "/review", "/tickets/{ticket_id}/review",
-            "/healthz"} <= set(paths)
+    assert {
+        "/tickets",
+        "/tickets/{ticket_id}",
+        "/review",
+        "/tickets/{ticket_id}/review",
+        "/healthz",
+    } <= set(paths)

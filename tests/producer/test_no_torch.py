@@ -20,8 +20,9 @@ print(heavy)
 
 
 def test_api_and_cli_import_no_torch() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     heavy = out[-1]
     # worker.commands is allowed (it only pins the GPU); nothing that loads models.
     assert "torch" not in heavy and "transformers" not in heavy, heavy

@@ -30,11 +30,19 @@ def test_gguf_is_converted_once_to_plain_safetensors(cache: Path) -> None:
 
 
 def test_smollm2_drafts_a_reply(cache: Path) -> None:
-    gen = DraftGenerator(BUNDLED_DRAFT_MODEL, str(cache), torch.device("cpu"),
-                         max_input_tokens=512, max_new_tokens=40, repetition_penalty=1.15)
+    gen = DraftGenerator(
+        BUNDLED_DRAFT_MODEL,
+        str(cache),
+        torch.device("cpu"),
+        max_input_tokens=512,
+        max_new_tokens=40,
+        repetition_penalty=1.15,
+    )
     chats = [
-        [{"role": "system", "content": "You are a support agent. Reply politely."},
-         {"role": "user", "content": "My parcel has not arrived after two weeks."}],
+        [
+            {"role": "system", "content": "You are a support agent. Reply politely."},
+            {"role": "user", "content": "My parcel has not arrived after two weeks."},
+        ],
         [{"role": "user", "content": "I was charged twice for my subscription, refund one."}],
     ]
     replies = gen.generate(chats)

@@ -13,8 +13,13 @@ from worker.engine.transformers_engine import TransformersEngine
 @pytest.fixture(scope="module")
 def engine(tiny_models: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
     lm, enc = tiny_models
-    s = load_settings(draft_model=str(lm), encoder_model=str(enc), device="cpu",
-                      max_new_tokens=6, data_dir=tmp_path_factory.mktemp("data"))
+    s = load_settings(
+        draft_model=str(lm),
+        encoder_model=str(enc),
+        device="cpu",
+        max_new_tokens=6,
+        data_dir=tmp_path_factory.mktemp("data"),
+    )
     return TransformersEngine(s)
 
 
@@ -32,16 +37,19 @@ def test_classify_returns_taxonomy_labels_with_confidences(engine: TransformersE
 
 def test_batched_generation_equals_one_by_one(engine: TransformersEngine) -> None:
     """Left padding must not change greedy output: a padding bug shows up here."""
-    chats = [[{"role": "user", "content": "short"}],
-             [{"role": "user", "content": "a much longer ticket text about a refund request"}]]
+    chats = [
+        [{"role": "user", "content": "short"}],
+        [{"role": "user", "content": "a much longer ticket text about a refund request"}],
+    ]
     batched = engine.draft(chats)
     single = [engine.draft([c])[0] for c in chats]
     assert batched == single
     assert all(isinstance(t, str) for t in batched)
 
 
-def test_engine_info_names_models_and_instance(engine: TransformersEngine,
-                                               tiny_models: tuple[Path, Path]) -> None:
+def test_engine_info_names_models_and_instance(
+    engine: TransformersEngine, tiny_models: tuple[Path, Path]
+) -> None:
     info = engine.info
     assert info.draft_model == str(tiny_models[0]) and info.device == "cpu"
     assert info.classifier_version == "zero-shot" and len(info.instance_id) == 32
@@ -53,7 +61,11 @@ def test_embed_is_unit_length(engine: TransformersEngine) -> None:
 
 
 def test_missing_local_model_path_is_a_clear_error(tmp_path: Path) -> None:
-    s = load_settings(draft_model=str(tmp_path / "nope"), encoder_model=str(tmp_path / "nope"),
-                      device="cpu", data_dir=tmp_path)
+    s = load_settings(
+        draft_model=str(tmp_path / "nope"),
+        encoder_model=str(tmp_path / "nope"),
+        device="cpu",
+        data_dir=tmp_path,
+    )
     with pytest.raises(ConfigError, match="does not exist"):
         TransformersEngine(s)

@@ -16,8 +16,9 @@ def _run(db: DbEngine, engine: FakeEngine, ticket_id: int, revision: int = 1) ->
     def submit(job: TriageJob) -> TriageOutput:
         return run_batch(engine, [job])[0]
 
-    return process_ticket(ticket_id, revision, db=db, engine=engine, submit=submit,
-                          worker="test", threshold=0.5)
+    return process_ticket(
+        ticket_id, revision, db=db, engine=engine, submit=submit, worker="test", threshold=0.5
+    )
 
 
 def test_ticket_is_triaged_once(session: Session, db_engine: DbEngine) -> None:

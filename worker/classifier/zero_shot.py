@@ -17,9 +17,10 @@ from worker.classifier.heads import ZERO_SHOT_SCALE, Head
 
 def _label_texts(taxonomy: Taxonomy, tax_field: str) -> dict[str, list[str]]:
     table: dict[str, str] = getattr(taxonomy, tax_field)
-    return {label: [f"{label.replace('_', ' ')}: {desc}",
-                    *taxonomy.label_examples(tax_field, label)]
-            for label, desc in table.items()}
+    return {
+        label: [f"{label.replace('_', ' ')}: {desc}", *taxonomy.label_examples(tax_field, label)]
+        for label, desc in table.items()
+    }
 
 
 def zero_shot_heads(encoder: SentenceEncoder, taxonomy: Taxonomy) -> dict[str, Head]:
@@ -36,6 +37,7 @@ def zero_shot_heads(encoder: SentenceEncoder, taxonomy: Taxonomy) -> dict[str, H
             start += n
         weight = torch.nn.functional.normalize(torch.stack(protos), dim=-1)
         bias = -ZERO_SHOT_SCALE * (emb @ weight.T).mean(0)
-        heads[field] = Head(labels=labels, weight=weight, bias=bias, scale=ZERO_SHOT_SCALE,
-                            kind="zero-shot")
+        heads[field] = Head(
+            labels=labels, weight=weight, bias=bias, scale=ZERO_SHOT_SCALE, kind="zero-shot"
+        )
     return heads

@@ -41,7 +41,10 @@ class EngineInfo:
 
 
 class Engine(Protocol):
-    info: EngineInfo
+    @property
+    def info(self) -> EngineInfo:
+        """Model ids and versions, recorded with every result."""
+        ...
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Label a batch of ticket texts in one forward pass."""

@@ -13,18 +13,24 @@ from collections.abc import Sequence
 from worker.engine.base import ChatMessages, Classification, EngineInfo, Label
 
 RULES = [
-    ("refund", "refund_cancellation"), ("cancel", "refund_cancellation"),
-    ("charged", "billing"), ("invoice", "billing"), ("password", "account_access"),
-    ("log in", "account_access"), ("login", "account_access"), ("parcel", "shipping_delivery"),
-    ("delivery", "shipping_delivery"), ("error", "technical_issue"), ("crash", "technical_issue"),
+    ("refund", "refund_cancellation"),
+    ("cancel", "refund_cancellation"),
+    ("charged", "billing"),
+    ("invoice", "billing"),
+    ("password", "account_access"),
+    ("log in", "account_access"),
+    ("login", "account_access"),
+    ("parcel", "shipping_delivery"),
+    ("delivery", "shipping_delivery"),
+    ("error", "technical_issue"),
+    ("crash", "technical_issue"),
 ]
 FAIL_MARKER = "[[fake-engine-fail]]"
 
 
 class FakeEngine:
     def __init__(self) -> None:
-        self.info = EngineInfo("fake-classifier", "fake-1", "fake-drafter", "cpu",
-                               uuid.uuid4().hex)
+        self.info = EngineInfo("fake-classifier", "fake-1", "fake-drafter", "cpu", uuid.uuid4().hex)
         self.batches: list[int] = []
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
@@ -36,13 +42,15 @@ class FakeEngine:
             low = text.lower()
             category = next((c for k, c in RULES if k in low), "other")
             angry = "!" in text or "angry" in low or "unacceptable" in low
-            out.append(Classification(
-                category=Label(category, 0.9 if category != "other" else 0.4),
-                priority=Label("high" if angry else "normal", 0.7),
-                sentiment=Label("negative" if angry else "neutral", 0.8),
-                language=Label("en", 0.99),
-                alternatives={"category": [Label("other", 0.05)]},
-            ))
+            out.append(
+                Classification(
+                    category=Label(category, 0.9 if category != "other" else 0.4),
+                    priority=Label("high" if angry else "normal", 0.7),
+                    sentiment=Label("negative" if angry else "neutral", 0.8),
+                    language=Label("en", 0.99),
+                    alternatives={"category": [Label("other", 0.05)]},
+                )
+            )
         return out
 
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:

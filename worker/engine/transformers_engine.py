@@ -28,13 +28,19 @@ class TransformersEngine:
         device = pick_device(settings.device)
         t0 = time.perf_counter()
         self.classifier = TicketClassifier(
-            settings.encoder_model, load_taxonomy(settings.taxonomy_file), settings.heads_dir,
+            settings.encoder_model,
+            load_taxonomy(settings.taxonomy_file),
+            settings.heads_dir,
             device,
         )
         t1 = time.perf_counter()
         self.drafter = DraftGenerator(
-            settings.draft_model, str(settings.model_cache_dir), device,
-            settings.max_input_tokens, settings.max_new_tokens, settings.repetition_penalty,
+            settings.draft_model,
+            str(settings.model_cache_dir),
+            device,
+            settings.max_input_tokens,
+            settings.max_new_tokens,
+            settings.repetition_penalty,
         )
         self.language = LanguageDetector(settings.languages.split(","))
         t2 = time.perf_counter()
@@ -73,11 +79,15 @@ class TransformersEngine:
         out = []
         for text, fields in zip(texts, scored, strict=True):
             alternatives = {f: alts for f, (_, alts) in fields.items()}
-            out.append(Classification(
-                category=fields["category"][0], priority=fields["priority"][0],
-                sentiment=fields["sentiment"][0], language=self.language.detect(text),
-                alternatives=alternatives,
-            ))
+            out.append(
+                Classification(
+                    category=fields["category"][0],
+                    priority=fields["priority"][0],
+                    sentiment=fields["sentiment"][0],
+                    language=self.language.detect(text),
+                    alternatives=alternatives,
+                )
+            )
         return out
 
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
@@ -91,5 +101,3 @@ class TransformersEngine:
         """One dummy batch at start, so a broken model or out-of-memory shows before serving."""
         self.classify(["warm-up: my card payment failed"])
         self.draft([[{"role": "user", "content": "Say hello."}]])
-
-

@@ -196,7 +196,7 @@ def _train_end_to_end(encoder: SentenceEncoder, heads: torch.nn.ModuleDict, text
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], 1.0)
             opt.step()
             sched.step()
-            total, n = total + float(loss), n + 1
+            total, n = total + loss.item(), n + 1
         say(f"epoch {epoch + 1}/{epochs}: loss {total / max(n, 1):.4f} "
             f"({time.perf_counter() - t0:.0f}s)")
 
