@@ -35,11 +35,11 @@ def api_cmd(
     port: int = typer.Option(0, help="Port (default TICKETFLOW_API_PORT)."),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
+    settings = _settings_or_exit()  # before imports that build the Celery app from settings
     import uvicorn
 
     from producer.api.app import create_app
 
-    settings = _settings_or_exit()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api_host,
@@ -50,11 +50,11 @@ def api_cmd(
 
 def requeue_cmd() -> None:
     """Re-send tickets whose queue message was never sent or seems lost."""
+    settings = _settings_or_exit()
     from producer.enqueue import default_enqueuer
     from producer.intake import requeue_unsent
     from shared.db import session_scope
 
-    settings = _settings_or_exit()
     logging.basicConfig(level=settings.log_level)
     with session_scope() as session:
         n = requeue_unsent(session, default_enqueuer(), settings.requeue_after_s)

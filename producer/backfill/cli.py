@@ -29,7 +29,7 @@ from producer.backfill.reprocess import (
 from producer.enqueue import CeleryEnqueuer
 from shared.config import Settings, get_settings
 from shared.db import get_engine, session_scope
-from shared.errors import TicketflowError
+from shared.errors import ConfigError, TicketflowError
 from shared.models import TicketStatus, utcnow
 
 
@@ -200,6 +200,9 @@ def backfill(
                 model_version=model_version,
             )
             _reprocess(settings, flt, rate, dry_run, ui)
+    except ConfigError as err:  # like the other commands: a bad setting is a usage error
+        ui.err.print(f"error: {err}")
+        raise typer.Exit(2) from None
     except TicketflowError as err:
         ui.err.print(f"error: {err}")
         raise typer.Exit(1) from None

@@ -36,7 +36,7 @@ from tests.conftest import REDIS_TEST_URL
 from tests.producer.test_email_ingest import RecordingEnqueuer
 from tests.producer.test_email_parse import CORPUS, big_attachment_mail
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).parents[2]
 USER, PASSWORD = "tf", "secret"
@@ -169,7 +169,9 @@ def _write_config(root: Path, port: int, ssl_port: int) -> Path:
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     binary = _dovecot_binary()
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
     if not version.startswith("2.3"):
         pytest.fail(f"this fixture writes a Dovecot 2.3 config; found {version!r}", pytrace=False)
     if shutil.which("openssl") is None:
@@ -178,14 +180,17 @@ def dovecot() -> Iterator[Dovecot]:
     root.chmod(0o755)  # Dovecot's unprivileged processes must reach the mail and users file
     port, ssl_port = _free_port(), _free_port()
     conf = _write_config(root, port, ssl_port)
-    proc = subprocess.run([binary, "-c", str(conf)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"Dovecot did not start: {proc.stderr}", pytrace=False)
+    # Output to a file, not a pipe: the daemon keeps its stdio and a pipe would never close.
+    start_log = root / "start.log"
+    with start_log.open("w") as out:
+        code = subprocess.run([binary, "-c", str(conf)], stdout=out, stderr=out, timeout=30)
+    if code.returncode != 0:
+        pytest.fail(f"Dovecot did not start: {start_log.read_text()}", pytrace=False)
     try:
         _wait_for_port(port, root / "dovecot.log")
         yield Dovecot("127.0.0.1", port, ssl_port, root / "cert.pem")
     finally:
-        subprocess.run([binary, "-c", str(conf), "stop"], capture_output=True)
+        subprocess.run([binary, "-c", str(conf), "stop"], capture_output=True, timeout=30)
         pid_file = root / "run" / "master.pid"
         for _ in range(50):
             if not pid_file.exists():

@@ -138,6 +138,14 @@ def test_conflicting_options_are_usage_errors(queue: str, args: list[str]) -> No
     assert result.exit_code == 2
 
 
+def test_invalid_setting_exits_2_naming_it(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETFLOW_MAX_BODY_CHARS", "3")
+    get_settings.cache_clear()
+    result = invoke(str(SAMPLE))
+    assert result.exit_code == 2
+    assert "TICKETFLOW_MAX_BODY_CHARS" in result.stderr and "Traceback" not in result.output
+
+
 def test_unreachable_queue_keeps_tickets_for_the_rerun(
     queue: str, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,79 @@
+"""Training mechanics on a tiny random BERT: artifacts, versions, calibration, carry-over."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from shared.taxonomy import load_taxonomy
+from worker.classifier.artifacts import latest_version, list_versions
+from worker.classifier.classifier import TicketClassifier
+from worker.training.data import load_examples
+from worker.training.evaluation import evaluate_examples
+from worker.training.finetune import FinetuneConfig
+from worker.training.trainer import train_version
+
+CPU = torch.device("cpu")
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "banking77_mini.csv"
+FAST = FinetuneConfig(epochs=8, batch_size=16, lr_encoder=1e-3, lr_head=1e-2, max_length=32)
+
+
+@pytest.fixture
+def encoder(tiny_models: tuple[Path, Path]) -> str:
+    return str(tiny_models[1])
+
+
+def test_training_publishes_a_version_that_beats_chance(encoder: str, tmp_path: Path) -> None:
+    examples = load_examples(FIXTURE)
+    clf = TicketClassifier(encoder, load_taxonomy(), tmp_path, CPU)
+    before = evaluate_examples(clf, examples)["category"]
+    assert before.accuracy == 0.0  # zero-shot knows only the taxonomy's categories
+
+    report = train_version(examples, encoder, tmp_path, CPU, FAST, calib_fraction=0.2)
+
+    assert latest_version(tmp_path) == report.version and report.published
+    files = {p.name for p in report.path.iterdir()}
+    assert {"heads.pt", "meta.json", "encoder"} <= files
+    assert (report.path / "encoder" / "config.json").exists()
+    meta = json.loads((report.path / "meta.json").read_text())
+    assert meta["base_encoder"] == encoder and len(meta["labels"]["category"]) == 10
+    s = report.fields["category"]
+    assert (s.labels, s.train_examples, s.calib_examples) == (10, 80, 20)
+    assert s.scale != 1.0 and s.calib_nll_after <= s.calib_nll_before  # calibration fitted
+
+    assert clf.maybe_reload() and clf.version == report.version
+    scores = evaluate_examples(clf, examples)["category"]
+    assert scores.accuracy > 0.3  # chance is 0.1 with ten balanced intents
+    top, alternatives = clf.classify(["I lost my card"])[0]["category"]
+    assert len(alternatives) == 2 and top.confidence >= alternatives[0].confidence
+
+
+def test_each_run_is_a_new_version_and_old_ones_stay(encoder: str, tmp_path: Path) -> None:
+    examples = load_examples(FIXTURE)[:40]
+    cfg = FinetuneConfig(epochs=1, batch_size=16, max_length=16)
+    first = train_version(examples, encoder, tmp_path, CPU, cfg)
+    second = train_version(examples, encoder, tmp_path, CPU, cfg, publish=False)
+    assert first.version != second.version
+    assert list_versions(tmp_path) == sorted([first.version, second.version])
+    assert latest_version(tmp_path) == first.version  # the unpublished one waits
+
+
+def test_frozen_heads_are_carried_into_a_fine_tuned_version(encoder: str,
+                                                            tmp_path: Path) -> None:
+    examples = load_examples(FIXTURE)
+    prio = [type(e)(e.text, {"priority": "urgent" if i % 2 else "low"})
+            for i, e in enumerate(examples)]
+    frozen = FinetuneConfig(epochs=2, freeze_encoder=True)
+    first = train_version(prio, encoder, tmp_path, CPU, frozen)
+    assert not (first.path / "encoder").exists()  # heads only: the base encoder is used
+
+    second = train_version(examples, encoder, tmp_path, CPU,
+                           FinetuneConfig(epochs=1, batch_size=32, max_length=16))
+    assert second.carried_over == ["priority"]
+    clf = TicketClassifier(encoder, load_taxonomy(), tmp_path, CPU)
+    assert clf.version == second.version
+    out = clf.classify(["my card is lost"])[0]
+    assert out["priority"][0].name in {"urgent", "low"}  # kept, not back to zero-shot
+    assert out["category"][0].name in {e.labels["category"] for e in examples}
+    assert out["sentiment"][0].name in load_taxonomy().sentiments  # never trained: zero-shot
