@@ -40,7 +40,7 @@ def create_celery_app(settings: Settings) -> Celery:
             "unacked_restore_throttle": 1,
         },
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        task_send_sent_event=True,
+        # Worker events feed Flower; a "sent" event per publish would cost ~35% of enqueue speed.
         worker_send_task_events=True,
     )
     return app

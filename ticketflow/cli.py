@@ -11,6 +11,7 @@ import typer
 
 from producer.backfill.cli import backfill
 from producer.commands import api_cmd, db_cmd, requeue_cmd
+from producer.email.cli import ingest_email
 from producer.kb_cli import kb_cmd
 from ticketflow.demo_cmd import demo
 from worker.commands import worker_cmd
@@ -33,6 +34,7 @@ app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
+app.command("ingest-email")(ingest_email)
 
 if __name__ == "__main__":
     app()

@@ -254,11 +254,15 @@ def test_imap_once_ingests_corpus_and_flags_seen(dovecot, folder, run_cli, sessi
     assert all("\\Seen" in f for f in flags_in(dovecot, folder))
     tickets = session.exec(select(Ticket)).all()
     assert len(tickets) == 15 and {t.source for t in tickets} == {"email"}
-    big = session.exec(select(TicketMessage).where(TicketMessage.message_id == "<big-0001@example.com>")).one()  # noqa: E501
+    big = session.exec(
+        select(TicketMessage).where(TicketMessage.message_id == "<big-0001@example.com>")
+    ).one()  # noqa: E501
     assert big.attachments[0]["size"] == 10 * 1024 * 1024
     # A second pass finds nothing unprocessed.
     again = run_cli(dovecot, folder)
-    assert again.stdout.strip().endswith("ingested=0 threaded=0 duplicate=0 skipped=0 quarantined=0")
+    assert again.stdout.strip().endswith(
+        "ingested=0 threaded=0 duplicate=0 skipped=0 quarantined=0"
+    )
 
 
 def test_processed_mail_moves_to_a_folder_with_a_keyword(dovecot, folder, run_cli, session):

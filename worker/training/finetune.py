@@ -27,6 +27,7 @@ import torch
 
 from worker.classifier.encoder import SentenceEncoder
 from worker.classifier.heads import ARTIFACT_ENCODER, BASE_ENCODER, Head
+from worker.training.contrastive import label_batches, supcon_loss
 from worker.training.data import Example
 
 Progress = Callable[[str], None]
@@ -47,6 +48,9 @@ class FinetuneConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.1
+    contrastive_weight: float = 0.0  # > 0 adds a supervised contrastive term (contrastive.py)
+    contrastive_per_label: int = 4
+    contrastive_temperature: float = 0.1
     init_scale: float = 20.0
     freeze_encoder: bool = False  # train heads only (fast; no encoder saved with the version)
     mixed_precision: bool = True  # bf16 autocast where the hardware has it
@@ -179,16 +183,23 @@ def _train_end_to_end(encoder: SentenceEncoder, heads: torch.nn.ModuleDict, text
     warmup = max(1, int(cfg.warmup_ratio * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
+    primary = next(iter(targets))  # category when it is trained
     encoder.model.train()
     t0 = time.perf_counter()
     for epoch in range(epochs):
         total, n = 0.0, 0
-        for batch in _length_batches(texts, cfg.batch_size, rng):
+        batches = (label_batches(targets[primary].tolist(), cfg.contrastive_per_label,
+                                 cfg.batch_size, rng) if cfg.contrastive_weight > 0
+                   else _length_batches(texts, cfg.batch_size, rng))
+        for batch in batches:
             with _autocast(encoder.device, amp):
                 emb = encoder.encode_batch([texts[i] for i in batch])
                 logits = {f: head(emb) for f, head in heads.items()}
-            loss = _loss(logits, {f: t[batch].to(encoder.device) for f, t in targets.items()},
-                         cfg.label_smoothing)
+            batch_targets = {f: t[batch].to(encoder.device) for f, t in targets.items()}
+            loss = _loss(logits, batch_targets, cfg.label_smoothing)
+            if cfg.contrastive_weight > 0 and loss is not None:
+                loss = loss + cfg.contrastive_weight * supcon_loss(
+                    emb, batch_targets[primary], cfg.contrastive_temperature)
             if loss is None:
                 continue
             opt.zero_grad(set_to_none=True)

@@ -1,0 +1,143 @@
+"""Banking77 accuracy: ticketflow's trained classifier against two baselines, in one run.
+
+    python bench/banking77_accuracy.py ../shared/data/banking77/train.csv [--json out.json]
+
+A stratified 20% of the file (seed 0) is held out for validation and used for nothing else.
+From the remaining 80% each setting trains on: all of it ("full"), or 10 / 30 examples of each
+intent (seed 0). Per setting and method: accuracy, macro-F1, expected calibration error
+(15 bins) on the validation part, and training time. The methods:
+
+- ours: ``train_version`` with its default configuration (fine-tuned MiniLM, calibrated),
+  scored through ``TicketClassifier.classify``, the worker's own code path;
+- tfidf+lr: word 1-2-gram TF-IDF and logistic regression (C=10);
+- minilm+lr: frozen all-MiniLM-L6-v2 embeddings and logistic regression (C=10).
+
+Baseline settings are fixed a priori, not tuned on the validation part. Timings are wall
+clock on this machine's CPU threads (``--threads``), noisy when other jobs share it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.config import BUNDLED_ENCODER  # noqa: E402
+from shared.taxonomy import load_taxonomy  # noqa: E402
+from worker.classifier.classifier import TicketClassifier  # noqa: E402
+from worker.classifier.encoder import SentenceEncoder  # noqa: E402
+from worker.training.data import Example, load_examples, sample_per_label, stratified_split  # noqa: E402
+from worker.training.evaluation import evaluate_examples  # noqa: E402
+from worker.training.finetune import FinetuneConfig  # noqa: E402
+from worker.training.metrics import evaluate  # noqa: E402
+from worker.training.trainer import train_version  # noqa: E402
+
+CPU = torch.device("cpu")
+SETTINGS = {"full": None, "10-shot": 10, "30-shot": 30}
+
+
+def _score(truth: list[str], model: LogisticRegression, x: object) -> dict[str, float]:
+    proba = model.predict_proba(x)
+    pred = model.classes_[proba.argmax(1)]
+    r = evaluate(truth, list(pred), list(proba.max(1)))
+    return {"accuracy": r.accuracy, "macro_f1": r.macro_f1, "ece": r.ece}
+
+
+def tfidf_lr(train: list[Example], valid: list[Example]) -> dict[str, float]:
+    t0 = time.perf_counter()
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    x = vec.fit_transform([e.text for e in train])
+    model = LogisticRegression(C=10, max_iter=3000).fit(x, [e.labels["category"] for e in train])
+    seconds = time.perf_counter() - t0
+    out = _score([e.labels["category"] for e in valid], model, vec.transform([e.text for e in valid]))
+    return {**out, "train_s": seconds}
+
+
+def minilm_lr(train: list[Example], valid_emb: np.ndarray, valid: list[Example],
+              encoder: SentenceEncoder) -> dict[str, float]:
+    t0 = time.perf_counter()
+    x = encoder.embed([e.text for e in train]).numpy()
+    model = LogisticRegression(C=10, max_iter=3000).fit(x, [e.labels["category"] for e in train])
+    seconds = time.perf_counter() - t0
+    return {**_score([e.labels["category"] for e in valid], model, valid_emb), "train_s": seconds}
+
+
+def ours(train: list[Example], valid: list[Example], cfg: FinetuneConfig,
+         console: Console) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        train_version(train, BUNDLED_ENCODER, Path(tmp), CPU, cfg, fields=("category",),
+                      progress=lambda m: console.log(m))
+        seconds = time.perf_counter() - t0
+        clf = TicketClassifier(BUNDLED_ENCODER, load_taxonomy(), Path(tmp), CPU)
+        r = evaluate_examples(clf, valid)["category"]
+    return {"accuracy": r.accuracy, "macro_f1": r.macro_f1, "ece": r.ece, "train_s": seconds}
+
+
+def table(results: dict[str, dict[str, dict[str, float]]], threads: int) -> Table:
+    t = Table(title=f"Banking77, stratified 20% validation, {threads} CPU threads")
+    for col in ("setting", "method", "n train", "accuracy", "macro-F1", "ECE", "train s"):
+        t.add_column(col, justify="left" if col in ("setting", "method") else "right")
+    for setting, methods in results.items():
+        for name, r in methods.items():
+            t.add_row(setting, name, str(int(r["n_train"])), f"{r['accuracy']:.4f}",
+                      f"{r['macro_f1']:.4f}", f"{r['ece']:.4f}", f"{r['train_s']:.0f}")
+        o = methods["ours"]
+        for base in ("tfidf+lr", "minilm+lr"):
+            b = methods[base]
+            err = (1 - o["accuracy"]) / max(1 - b["accuracy"], 1e-9)
+            t.add_row(setting, f"ours vs {base}", "",
+                      f"{100 * (o['accuracy'] - b['accuracy']):+.2f} pt (err x{err:.2f})",
+                      f"{100 * (o['macro_f1'] - b['macro_f1']):+.2f} pt",
+                      f"{o['ece'] - b['ece']:+.4f}", f"x{o['train_s'] / b['train_s']:.1f}")
+        t.add_section()
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("csv", type=Path, nargs="?",
+                    default=Path(__file__).resolve().parents[2] / "shared/data/banking77/train.csv")
+    ap.add_argument("--settings", default=",".join(SETTINGS), help="full,10-shot,30-shot")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="also write the numbers here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    console = Console()
+    examples = load_examples(args.csv, fields={"category": "category"})
+    pool, valid = stratified_split(examples, 0.2, seed=0)
+    console.log(f"{len(examples)} rows: {len(pool)} to train from, {len(valid)} validation")
+    encoder = SentenceEncoder(BUNDLED_ENCODER, CPU)
+    valid_emb = encoder.embed([e.text for e in valid]).numpy()
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for setting in args.settings.split(","):
+        shots = SETTINGS[setting]
+        train = pool if shots is None else sample_per_label(pool, shots, seed=0)
+        console.log(f"{setting}: {len(train)} training examples")
+        results[setting] = {
+            "ours": ours(train, valid, FinetuneConfig(), console),
+            "tfidf+lr": tfidf_lr(train, valid),
+            "minilm+lr": minilm_lr(train, valid_emb, valid, encoder),
+        }
+        for r in results[setting].values():
+            r["n_train"] = len(train)
+        console.log(results[setting])
+    console.print(table(results, args.threads))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""`ticketflow demo`, the README's run command, as a user runs it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ticketflow.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _demo(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ticketflow.cli", "demo"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=900,
+        env={**os.environ, "TICKETFLOW_DATA_DIR": str(tmp_path / "data"), **env})
+
+
+def test_demo_starts_embedded_redis_when_none_answers(tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    r = _demo(tmp_path, TICKETFLOW_REDIS_URL=dead, TICKETFLOW_ENGINE="fake")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "started embedded Redis" in r.stdout
+    assert "20/20 tickets triaged" in r.stdout and "/review" in r.stdout
+    assert "Stopped worker, API and embedded Redis." in r.stdout
+
+
+@pytest.mark.slow
+def test_demo_with_the_real_models(tmp_path: Path) -> None:
+    r = _demo(tmp_path, TICKETFLOW_MAX_NEW_TOKENS="48")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "20/20 tickets triaged" in r.stdout
+    # The table shows real labels from the taxonomy and drafted text.
+    assert "shipping_delivery" in r.stdout and "account_access" in r.stdout
