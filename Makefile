@@ -12,6 +12,7 @@ demo: install
 
 services:
 	./scripts/services.sh
+	./scripts/install-dovecot.sh
 
 test: install services
 	$(BIN)/python -m pytest

@@ -34,15 +34,15 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.config import BUNDLED_ENCODER  # noqa: E402
-from shared.taxonomy import load_taxonomy  # noqa: E402
-from worker.classifier.classifier import TicketClassifier  # noqa: E402
-from worker.classifier.encoder import SentenceEncoder  # noqa: E402
-from worker.training.data import Example, load_examples, sample_per_label, stratified_split  # noqa: E402
-from worker.training.evaluation import evaluate_examples  # noqa: E402
-from worker.training.finetune import FinetuneConfig  # noqa: E402
-from worker.training.metrics import evaluate  # noqa: E402
-from worker.training.trainer import train_version  # noqa: E402
+from shared.config import BUNDLED_ENCODER
+from shared.taxonomy import load_taxonomy
+from worker.classifier.classifier import TicketClassifier
+from worker.classifier.encoder import SentenceEncoder
+from worker.training.data import Example, load_examples, sample_per_label, stratified_split
+from worker.training.evaluation import evaluate_examples
+from worker.training.finetune import FinetuneConfig
+from worker.training.metrics import evaluate
+from worker.training.trainer import train_version
 
 CPU = torch.device("cpu")
 SETTINGS = {"full": None, "10-shot": 10, "30-shot": 30}
@@ -61,8 +61,8 @@ def tfidf_lr(train: list[Example], valid: list[Example]) -> dict[str, float]:
     x = vec.fit_transform([e.text for e in train])
     model = LogisticRegression(C=10, max_iter=3000).fit(x, [e.labels["category"] for e in train])
     seconds = time.perf_counter() - t0
-    out = _score([e.labels["category"] for e in valid], model, vec.transform([e.text for e in valid]))
-    return {**out, "train_s": seconds}
+    x_valid = vec.transform([e.text for e in valid])
+    return {**_score([e.labels["category"] for e in valid], model, x_valid), "train_s": seconds}
 
 
 def minilm_lr(train: list[Example], valid_emb: np.ndarray, valid: list[Example],

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -75,6 +75,18 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = Field("", description="Base URL printed for reviewers.")
     max_body_chars: int = Field(50_000, ge=100)
+
+    # Email intake (`ticketflow ingest-email`); command-line options override these.
+    imap_host: str = ""
+    imap_port: int = Field(0, ge=0, le=65535, description="0: 993 with ssl, else 143.")
+    imap_user: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_security: Literal["ssl", "starttls", "plain"] = "ssl"
+    imap_folder: str = "INBOX"
+    imap_processed_flag: str = "\\Seen"
+    imap_processed_folder: str = ""
+    imap_poll_interval_s: int = Field(60, ge=1)
+    email_max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from producer.email.imap import ImapConfig, ImapSource, Security
-from producer.email.ingest import DEFAULT_MAX_MESSAGE_BYTES, EmailIngester, IngestCounts
+from producer.email.imap import ImapConfig, Security, check_config
+from producer.email.ingest import EmailIngester, IngestCounts
 from producer.email.run import ingest_all, poll_imap
 from producer.email.sources import RawMail, SourceError, iter_eml, iter_maildir, iter_mbox
 from producer.enqueue import CeleryEnqueuer, Enqueuer
@@ -35,46 +35,20 @@ def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _setting(settings: Settings, name: str, given: str) -> str:
-    """An option's value, else the settings field once it exists (``TICKETFLOW_IMAP_*``)."""
-    value = given or getattr(settings, name, "") or ""
-    secret = getattr(value, "get_secret_value", None)
-    return str(secret() if callable(secret) else value)
-
-
-def _security(ssl_: bool, starttls: bool, plain: bool) -> Security:
+def _security(settings: Settings, ssl_: bool, starttls: bool, plain: bool) -> Security:
     chosen = [name for name, on in (("ssl", ssl_), ("starttls", starttls), ("plain", plain)) if on]
     if len(chosen) > 1:
         raise _fail("choose one of --ssl, --starttls, --plain", EXIT_USAGE)
-    return "starttls" if starttls else "plain" if plain else "ssl"
+    return chosen[0] if chosen else settings.imap_security  # type: ignore[return-value]
 
 
-def _imap_config(settings: Settings, opts: dict[str, object]) -> ImapConfig | None:
-    host = _setting(settings, "imap_host", str(opts["host"]))
-    if not host:
-        return None
-    user = _setting(settings, "imap_user", str(opts["user"]))
-    password = str(opts["password"])
-    password_file = opts["password_file"]
-    if isinstance(password_file, Path):
+def _password(settings: Settings, given: str, password_file: Path | None) -> str:
+    if password_file is not None:
         try:
-            password = password_file.read_text().strip()
+            return password_file.read_text().strip()
         except OSError as err:
             raise _fail(f"cannot read --imap-password-file: {err}") from None
-    password = _setting(settings, "imap_password", password)
-    if not user or not password:
-        raise _fail("IMAP needs --imap-user and --imap-password(-file)", EXIT_USAGE)
-    return ImapConfig(
-        host=host,
-        user=user,
-        password=password,
-        port=int(str(opts["port"])) or None,
-        security=_security(bool(opts["ssl"]), bool(opts["starttls"]), bool(opts["plain"])),
-        folder=str(opts["folder"]),
-        processed_flag=str(opts["flag"]),
-        processed_folder=str(opts["processed_folder"]) or None,
-        ca_file=opts["ca_file"] if isinstance(opts["ca_file"], Path) else None,
-    )
+    return given or settings.imap_password.get_secret_value()
 
 
 def ingest_email(
@@ -83,46 +57,59 @@ def ingest_email(
     imap_user: str = typer.Option("", help="IMAP login."),
     imap_password: str = typer.Option("", help="IMAP password (visible in `ps`; prefer a file)."),
     imap_password_file: Path | None = typer.Option(None, help="File holding the IMAP password."),
-    ssl_: bool = typer.Option(False, "--ssl", help="Implicit TLS, port 993 (the default)."),
+    ssl_: bool = typer.Option(False, "--ssl", help="Implicit TLS, port 993 (default security)."),
     starttls: bool = typer.Option(False, "--starttls", help="Upgrade with STARTTLS, port 143."),
     plain: bool = typer.Option(False, "--plain", help="No encryption: loopback servers only."),
     ca_file: Path | None = typer.Option(None, help="Trust this CA file (self-signed servers)."),
-    folder: str = typer.Option("INBOX", help="IMAP folder to read."),
-    processed_flag: str = typer.Option("\\Seen", help="Flag set once a mail is stored."),
+    folder: str = typer.Option("", help="IMAP folder to read (default INBOX)."),
+    processed_flag: str = typer.Option("", help="Flag set once a mail is stored (\\Seen)."),
     processed_folder: str = typer.Option("", help="Also move stored mail to this folder."),
     once: bool = typer.Option(False, "--once", help="Read the mailbox once, then exit."),
-    poll_interval: int = typer.Option(60, min=1, help="Seconds between mailbox polls."),
+    poll_interval: int = typer.Option(0, min=0, help="Seconds between mailbox polls (60)."),
     mbox: list[Path] | None = typer.Option(None, help="mbox file to import (repeatable)."),
     maildir: list[Path] | None = typer.Option(None, help="Maildir folder (repeatable)."),
     eml: list[Path] | None = typer.Option(None, help=".eml file or folder (repeatable)."),
     max_message_bytes: int = typer.Option(
-        DEFAULT_MAX_MESSAGE_BYTES, min=1024, help="Bigger mail is quarantined, not parsed."
+        0, min=0, help="Bigger mail is quarantined, not parsed (default 25 MiB)."
     ),
 ) -> None:
-    """Turn support mail into tickets: IMAP, mbox, Maildir or .eml files."""
+    """Turn support mail into tickets: IMAP, mbox, Maildir or .eml files.
+
+    Every IMAP option falls back to its TICKETFLOW_IMAP_* setting.
+    """
     try:
         settings = get_settings()
     except ConfigError as err:
         raise _fail(str(err), EXIT_USAGE) from None
     logging.basicConfig(level=settings.log_level)
-    opts: dict[str, object] = {
-        "host": imap_host, "port": imap_port, "user": imap_user, "password": imap_password,
-        "password_file": imap_password_file, "ssl": ssl_, "starttls": starttls, "plain": plain,
-        "folder": folder, "flag": processed_flag, "processed_folder": processed_folder,
-        "ca_file": ca_file,
-    }  # fmt: skip
-    imap = _imap_config(settings, opts)
+    imap = None
+    host = imap_host or settings.imap_host
+    if host:
+        user = imap_user or settings.imap_user
+        password = _password(settings, imap_password, imap_password_file)
+        if not user or not password:
+            raise _fail("IMAP needs --imap-user and --imap-password(-file)", EXIT_USAGE)
+        imap = ImapConfig(
+            host=host, user=user, password=password,
+            port=imap_port or settings.imap_port or None,
+            security=_security(settings, ssl_, starttls, plain),
+            folder=folder or settings.imap_folder,
+            processed_flag=processed_flag or settings.imap_processed_flag,
+            processed_folder=processed_folder or settings.imap_processed_folder or None,
+            ca_file=ca_file,
+        )  # fmt: skip
     try:
         local = [iter_mbox(p) for p in mbox or []] + [iter_maildir(p) for p in maildir or []]
         local += [iter_eml(list(eml))] if eml else []
         if imap is not None:
-            ImapSource(imap)  # checks the options (plain only on loopback) before any work
+            check_config(imap)
     except SourceError as err:
         raise _fail(str(err)) from None
     if imap is None and not local:
         raise _fail("nothing to read: give --imap-host, --mbox, --maildir or --eml", EXIT_USAGE)
-    _run(settings, local, imap, once=once, interval_s=poll_interval,
-         max_message_bytes=max_message_bytes)  # fmt: skip
+    _run(settings, local, imap, once=once,
+         interval_s=poll_interval or settings.imap_poll_interval_s,
+         max_message_bytes=max_message_bytes or settings.email_max_message_bytes)  # fmt: skip
 
 
 def _run(

@@ -66,15 +66,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_config(config: ImapConfig) -> None:
+    """Refuse settings that would leak the password, before any mail is read."""
+    if config.security == "plain" and not is_loopback(config.host):
+        raise SourceError(
+            f"refusing to send the IMAP password unencrypted to {config.host}; "
+            "use --ssl or --starttls (--plain is for loopback test servers)"
+        )
+
+
 class ImapSource:
     """A logged-in connection to one folder; use as a context manager, one per poll."""
 
     def __init__(self, config: ImapConfig) -> None:
-        if config.security == "plain" and not is_loopback(config.host):
-            raise SourceError(
-                f"refusing to send the IMAP password unencrypted to {config.host}; "
-                "use --ssl or --starttls (--plain is for loopback test servers)"
-            )
+        check_config(config)
         self.config = config
         self._box: BaseMailBox | None = None
 

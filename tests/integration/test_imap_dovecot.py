@@ -22,6 +22,7 @@ import pytest
 import redis
 import typer
 from imap_tools import MailBoxUnencrypted
+from pydantic import SecretStr
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -33,7 +34,7 @@ from shared.db import make_engine
 from shared.errors import TransientError
 from shared.models import Ticket, TicketMessage
 from tests.conftest import REDIS_TEST_URL
-from tests.producer.test_email_ingest import RecordingEnqueuer
+from tests.helpers import RecordingEnqueuer
 from tests.producer.test_email_parse import CORPUS, big_attachment_mail
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -256,7 +257,7 @@ def test_imap_once_ingests_corpus_and_flags_seen(dovecot, folder, run_cli, sessi
     assert len(tickets) == 15 and {t.source for t in tickets} == {"email"}
     big = session.exec(
         select(TicketMessage).where(TicketMessage.message_id == "<big-0001@example.com>")
-    ).one()  # noqa: E501
+    ).one()
     assert big.attachments[0]["size"] == 10 * 1024 * 1024
     # A second pass finds nothing unprocessed.
     again = run_cli(dovecot, folder)
@@ -369,3 +370,22 @@ def test_real_celery_enqueuer_publishes_to_redis(dovecot, folder, settings, monk
     finally:
         client.delete(queue)
         client.close()
+
+
+def test_imap_options_come_from_settings(dovecot, folder, settings, monkeypatch, session):
+    """TICKETFLOW_IMAP_* settings alone are enough: no connection options on the command line."""
+    configured = settings.model_copy(update={
+        "imap_host": dovecot.host, "imap_port": dovecot.port, "imap_user": USER,
+        "imap_password": SecretStr(PASSWORD), "imap_security": "plain", "imap_folder": folder,
+        "imap_processed_flag": "$Ticketflow"})  # fmt: skip
+    recorder = RecordingEnqueuer()
+    monkeypatch.setattr("producer.email.cli.get_settings", lambda: configured)
+    monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _s: recorder)
+    app = typer.Typer()
+    app.command("ingest-email")(ingest_email)
+    app.command("noop")(lambda: None)
+    append(dovecot, folder, corpus()[:2])
+    result = CliRunner().invoke(app, ["ingest-email", "--once"])
+    assert result.exit_code == 0, result.output
+    assert len(session.exec(select(Ticket)).all()) >= 1 and recorder.sent
+    assert all("$Ticketflow" in f for f in flags_in(dovecot, folder))

@@ -16,7 +16,7 @@ from producer.email.clean import html_to_text, strip_reply
          "> Hi\n", "Still broken."),
         ("Danke.\n\nAm 03.06.2024 um 10:00 schrieb ACME <s@acme.test>:\n> Hallo\n", "Danke."),
         ("Merci.\n\nLe lun. 3 juin 2024, ACME a écrit :\n> Bonjour\n", "Merci."),
-        ("好的。\n\n在 2024年6月3日，ACME 写道：\n> 你好\n", "好的。"),
+        ("好的。\n\n在 2024年6月3日\uff0cACME 写道\uff1a\n> 你好\n", "好的。"),
         ("See below.\n\n-----Original Message-----\nFrom: ACME\nSent: today\n", "See below."),
         ("Any news?\n\n________________________________\nFrom: ACME <s@acme.test>\n"
          "Sent: Monday\nTo: me\nSubject: Re: x\n\nold text\n", "Any news?"),

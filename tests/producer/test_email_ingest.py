@@ -10,32 +10,15 @@ from sqlmodel import Session, select
 from producer.email.ingest import EmailIngester, IngestCounts, Outcome
 from producer.email.run import ingest_all
 from producer.email.sources import iter_eml
-from shared.errors import TransientError
 from shared.models import QuarantinedInput, Ticket, TicketMessage, TicketStatus
 from tests.factories import make_ticket
+from tests.helpers import RecordingEnqueuer
 from tests.producer.test_email_parse import CORPUS, big_attachment_mail
-
-
-class RecordingEnqueuer:
-    """Records what would have gone to the queue; the queue is not the point of these tests."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.calls: list[tuple[int, int, str]] = []
-        self.fail = fail
-
-    def send(self, ticket_id: int, revision: int, queue: str) -> None:
-        if self.fail:
-            raise TransientError("redis is down")
-        self.calls.append((ticket_id, revision, queue))
-
-
-@pytest.fixture
-def enqueuer() -> RecordingEnqueuer:
-    return RecordingEnqueuer()
 
 
 @pytest.fixture
 def ingester(session: Session, enqueuer: RecordingEnqueuer) -> EmailIngester:
+    """`enqueuer` is the recording double from tests/producer/conftest.py."""
     return EmailIngester(session, enqueuer, "tickets")
 
 
@@ -67,7 +50,7 @@ def test_new_mail_becomes_ticket_and_first_message(session, ingester, enqueuer):
     assert message.ticket_id == ticket.id and message.message_id == "<plain-0001@example.com>"
     assert message.body == ticket.body
     assert "Head of Ops" in message.body_original and "Head of Ops" not in message.body
-    assert enqueuer.calls == [(ticket.id, 1, "tickets")]
+    assert enqueuer.sent == [(ticket.id, 1, "tickets")]
 
 
 def test_same_mail_twice_is_one_ticket(session, ingester, enqueuer):
@@ -76,7 +59,7 @@ def test_same_mail_twice_is_one_ticket(session, ingester, enqueuer):
     assert again.outcome is Outcome.duplicate and again.ticket_id == first.ticket_id
     assert len(session.exec(select(Ticket)).all()) == 1
     assert len(session.exec(select(TicketMessage)).all()) == 1
-    assert len(enqueuer.calls) == 1
+    assert len(enqueuer.sent) == 1
 
 
 def test_mail_without_message_id_is_deduplicated_by_content(session, ingester):
@@ -111,7 +94,7 @@ def test_thread_of_three_replies_is_one_ticket_retriaged(session, ingester, enqu
     assert ticket.body.count("From: maria@example.es") == 4
     messages = session.exec(select(TicketMessage).order_by(TicketMessage.id)).all()
     assert [m.message_id for m in messages] == [f"<thread-{i}@example.es>" for i in range(1, 5)]
-    assert [c[1] for c in enqueuer.calls] == [1, 2, 3, 4]
+    assert [c[1] for c in enqueuer.sent] == [1, 2, 3, 4]
 
 
 def test_reply_delivered_twice_is_added_once(session, ingester, enqueuer):
@@ -119,7 +102,7 @@ def test_reply_delivered_twice_is_added_once(session, ingester, enqueuer):
     assert ingest_file(ingester, "11_thread_2_reply.eml").outcome is Outcome.threaded
     assert ingest_file(ingester, "11_thread_2_reply.eml").outcome is Outcome.duplicate
     assert len(session.exec(select(TicketMessage)).all()) == 2
-    assert len(enqueuer.calls) == 2
+    assert len(enqueuer.sent) == 2
 
 
 def test_subject_reference_threads_into_an_api_ticket(session, ingester, enqueuer):
@@ -133,7 +116,7 @@ def test_subject_reference_threads_into_an_api_ticket(session, ingester, enqueue
     messages = session.exec(select(TicketMessage).order_by(TicketMessage.id)).all()
     assert [m.message_id for m in messages] == [None, "<ref-1@example.com>"]
     assert messages[0].body_original == "My card was charged twice."
-    assert enqueuer.calls == [(api_ticket.id, 2, "tickets")]
+    assert enqueuer.sent == [(api_ticket.id, 2, "tickets")]
 
 
 def test_unknown_subject_reference_opens_a_new_ticket(session, ingester):
@@ -146,7 +129,7 @@ def test_machine_mail_is_skipped_with_a_reason(session, ingester, enqueuer):
                          ("16_precedence_bulk.eml", "bulk mail")]:  # fmt: skip
         result = ingest_file(ingester, name)
         assert result.outcome is Outcome.skipped and result.reason.startswith(reason)
-    assert session.exec(select(Ticket)).all() == [] and enqueuer.calls == []
+    assert session.exec(select(Ticket)).all() == [] and enqueuer.sent == []
 
 
 def test_mail_with_nothing_to_read_is_quarantined_with_raw_bytes(session, ingester):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from producer.email.cli import ingest_email
 from producer.email.sources import SourceError, iter_eml, iter_maildir, iter_mbox
 from shared.models import Ticket
-from tests.producer.test_email_ingest import RecordingEnqueuer
+from tests.helpers import RecordingEnqueuer
 from tests.producer.test_email_parse import CORPUS
 
 CORPUS_COUNTS = "ingested=14 threaded=3 duplicate=1 skipped=3 quarantined=1"
@@ -99,7 +99,7 @@ def test_cli_eml_folder_prints_counts(cli, session):
     assert result.stdout.strip().splitlines()[-1] == CORPUS_COUNTS
     assert "skipped: eml:" in result.stdout and "quarantined: eml:" in result.stdout
     assert len(session.exec(select(Ticket)).all()) == 14
-    assert len(cli.recorder.calls) == 17  # 14 new tickets + 3 re-triaged replies
+    assert len(cli.recorder.sent) == 17  # 14 new tickets + 3 re-triaged replies
 
 
 def test_cli_mbox_and_maildir_rerun_is_all_duplicates(cli, tmp_path):
@@ -154,6 +154,7 @@ def test_cli_rejects_two_security_modes(cli):
 
 
 def test_cli_password_file(cli, tmp_path):
+    missing = str(tmp_path / "missing")
     result = cli("--imap-host", "127.0.0.1", "--imap-port", "1", "--imap-user", "u",
-                 "--imap-password-file", str(tmp_path / "missing"), "--plain", "--once")  # fmt: skip
+                 "--imap-password-file", missing, "--plain", "--once")  # fmt: skip
     assert result.exit_code == 1 and "cannot read --imap-password-file" in result.stderr

@@ -50,7 +50,8 @@ def list_versions(heads_dir: Path) -> list[str]:
                   if not p.name.startswith(".") and (p / HEADS_FILE).exists())
 
 
-def load_artifact(heads_dir: Path, version: str) -> tuple[dict[str, Head], dict[str, Any], Path | None]:
+def load_artifact(heads_dir: Path,
+                  version: str) -> tuple[dict[str, Head], dict[str, Any], Path | None]:
     """Heads per field, the metadata, and the fine-tuned encoder dir if the version has one."""
     vdir = heads_dir / version
     if not (vdir / HEADS_FILE).exists():

@@ -47,7 +47,7 @@ def label_batches(targets: Sequence[int], per_label: int, batch_size: int,
     by_label: dict[int, list[int]] = defaultdict(list)
     for i, t in enumerate(targets):
         by_label[t].append(i)
-    groups = []
+    groups: list[list[int]] = []
     for label, idx in by_label.items():
         rng.shuffle(idx)
         size = per_label if label >= 0 else 1

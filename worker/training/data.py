@@ -35,7 +35,8 @@ def parse_field_specs(specs: Sequence[str]) -> dict[str, str]:
         field, _, column = spec.partition("=")
         field, column = field.strip(), (column or field).strip()
         if field not in TRAINABLE_FIELDS:
-            raise ConfigError(f"--field {spec!r}: field must be one of {', '.join(TRAINABLE_FIELDS)}")
+            raise ConfigError(f"--field {spec!r}: field must be one of "
+                              f"{', '.join(TRAINABLE_FIELDS)}")
         out[field] = column
     return out
 

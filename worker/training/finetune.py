@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -51,6 +52,7 @@ class FinetuneConfig:
     contrastive_weight: float = 0.0  # > 0 adds a supervised contrastive term (contrastive.py)
     contrastive_per_label: int = 4
     contrastive_temperature: float = 0.1
+    label_names: bool = False  # also train on each label's name ("card_arrival" -> "card arrival")
     init_scale: float = 20.0
     freeze_encoder: bool = False  # train heads only (fast; no encoder saved with the version)
     mixed_precision: bool = True  # bf16 autocast where the hardware has it
@@ -84,7 +86,7 @@ def _length_batches(texts: Sequence[str], batch_size: int, rng: random.Random) -
     order = list(range(len(texts)))
     rng.shuffle(order)
     window = batch_size * 50
-    batches = []
+    batches: list[list[int]] = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start:start + window], key=lambda i: len(texts[i]))
         batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
@@ -124,10 +126,11 @@ def _centroid_init(emb: torch.Tensor, target: torch.Tensor, n_labels: int,
 
 
 def _param_groups(encoder: SentenceEncoder, heads: torch.nn.ModuleDict,
-                  cfg: FinetuneConfig) -> list[dict[str, object]]:
+                  cfg: FinetuneConfig) -> list[dict[str, Any]]:
     word_emb = encoder.model.get_input_embeddings().weight
     word_emb.requires_grad_(False)
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, p in encoder.model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 or "LayerNorm" in name else decay).append(p)
@@ -157,12 +160,14 @@ def finetune(encoder: SentenceEncoder, examples: Sequence[Example],
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     amp = cfg.mixed_precision and bf16_available(encoder.device)
+    if cfg.label_names:
+        examples = [*examples, *(Example(n.replace("_", " "), {f: n})
+                                 for f, names in labels.items() for n in names)]
     texts = [e.text for e in examples]
     targets = _targets(examples, labels)
     emb = _embed_all(encoder, texts, amp)
-    heads = torch.nn.ModuleDict({
-        f: _centroid_init(emb, targets[f], len(names), cfg.init_scale) for f, names in labels.items()
-    }).to(encoder.device)
+    heads = torch.nn.ModuleDict({f: _centroid_init(emb, targets[f], len(names), cfg.init_scale)
+                                 for f, names in labels.items()}).to(encoder.device)
     epochs = cfg.epochs_for(len(examples))
     if cfg.freeze_encoder:
         _train_heads_only(heads, emb.to(encoder.device), targets, cfg, epochs, rng)
@@ -170,15 +175,18 @@ def finetune(encoder: SentenceEncoder, examples: Sequence[Example],
         _train_end_to_end(encoder, heads, texts, targets, cfg, epochs, rng, amp, say)
     encoder.model.eval()
     kind = BASE_ENCODER if cfg.freeze_encoder else ARTIFACT_ENCODER
-    return {f: Head(labels=list(names), weight=heads[f].weight.detach().float().cpu().clone(),
-                    bias=heads[f].bias.detach().float().cpu().clone(), encoder=kind)
-            for f, names in labels.items()}
+    out = {}
+    for f, names in labels.items():
+        linear: torch.nn.Linear = heads[f]  # type: ignore[assignment]
+        out[f] = Head(labels=list(names), weight=linear.weight.detach().float().cpu().clone(),
+                      bias=linear.bias.detach().float().cpu().clone(), encoder=kind)
+    return out
 
 
 def _train_end_to_end(encoder: SentenceEncoder, heads: torch.nn.ModuleDict, texts: list[str],
                       targets: dict[str, torch.Tensor], cfg: FinetuneConfig, epochs: int,
                       rng: random.Random, amp: bool, say: Progress) -> None:
-    opt = torch.optim.AdamW(_param_groups(encoder, heads, cfg))  # type: ignore[arg-type]
+    opt = torch.optim.AdamW(_param_groups(encoder, heads, cfg))
     steps = epochs * math.ceil(len(texts) / cfg.batch_size)
     warmup = max(1, int(cfg.warmup_ratio * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(

@@ -63,12 +63,15 @@ def _check(examples: Sequence[Example], fields: Sequence[str]) -> dict[str, list
     return labels
 
 
+# Per field: calibration examples, fitted scale, accuracy, NLL before and after.
+CalibStats = tuple[int, float, float | None, float | None, float | None]
+
+
 def _calibrate(encoder: SentenceEncoder, heads: dict[str, Head],
-               calib: Sequence[Example]) -> dict[str, tuple[int, float, float | None, float | None,
-                                                          float | None]]:
+               calib: Sequence[Example]) -> dict[str, CalibStats]:
     """Fit each head's scale on the held-out examples; returns per-field fit statistics."""
     emb = encoder.embed([e.text for e in calib]) if calib else None
-    stats = {}
+    stats: dict[str, CalibStats] = {}
     for f, head in heads.items():
         rows = [i for i, e in enumerate(calib) if e.labels.get(f) in head.labels]
         if emb is None or not rows:
@@ -78,7 +81,8 @@ def _calibrate(encoder: SentenceEncoder, heads: dict[str, Head],
         target = torch.tensor([head.labels.index(calib[i].labels[f]) for i in rows])
         head.scale = fit_inverse_temperature(logits, target)
         acc = float((logits.argmax(-1) == target).float().mean())
-        stats[f] = (len(rows), head.scale, acc, nll(logits, target), nll(logits, target, head.scale))
+        before, after = nll(logits, target), nll(logits, target, head.scale)
+        stats[f] = (len(rows), head.scale, acc, before, after)
     return stats
 
 
