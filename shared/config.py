@@ -47,12 +47,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=256)
     max_batch_wait_ms: int = Field(50, ge=0, le=10_000)
     max_new_tokens: int = Field(128, ge=1, le=4096)
-    max_input_tokens: int = Field(768, ge=32, le=32_768)
+    max_input_tokens: int = Field(2048, ge=64, le=131_072)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
     languages: str = Field(
         "en,es,fr,de,it,pt,nl,pl,sv,da,nb,fi,tr,ru,uk,zh,ja,ko,ar,hi,cs,ro,el,he",
         description="ISO 639-1 codes the language detector chooses from; empty means all.",
     )
+    kb_top_k: int = Field(3, ge=0, le=20, description="Help passages put in each prompt.")
+    kb_min_similarity: float = Field(0.4, ge=-1.0, le=1.0, description="Below: not relevant.")
+    kb_refresh_s: float = Field(30.0, ge=1.0, description="How often workers look for new KB.")
     confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     # Queue behaviour.

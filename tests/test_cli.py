@@ -11,8 +11,13 @@ from worker.commands import pin_gpu
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ticketflow.cli", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ticketflow.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def test_help_lists_the_daily_commands() -> None:
@@ -42,11 +47,14 @@ def test_pin_gpu_sets_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_worker_pins_gpu_before_torch_is_imported() -> None:
-    probe = ("import sys; from worker.commands import pin_gpu; "
-             "assert 'torch' not in sys.modules; pin_gpu('0'); import torch; "
-             "print(torch.cuda.device_count() <= 1)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
+    probe = (
+        "import sys; from worker.commands import pin_gpu; "
+        "assert 'torch' not in sys.modules; pin_gpu('0'); import torch; "
+        "print(torch.cuda.device_count() <= 1)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "True"
 
 

@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from producer.kb_import import import_paths, sample_kb_dir
 from shared.config import Settings
-from shared.db import upgrade
+from shared.db import make_engine, session_scope, upgrade
 from ticketflow.processes import (
     Child,
     child_env,
@@ -54,7 +55,16 @@ def _first_line(text: str, width: int = 70) -> str:
 
 def results_table(tickets: list[dict[str, Any]]) -> Table:
     table = Table(title="Triaged tickets (awaiting human review)", show_lines=True)
-    for col in ("#", "subject", "category", "priority", "sentiment", "lang", "draft (first line)"):
+    for col in (
+        "#",
+        "subject",
+        "category",
+        "priority",
+        "sentiment",
+        "lang",
+        "draft (first line)",
+        "cites",
+    ):
         table.add_column(col, overflow="fold")
     for t in tickets:
         r = t.get("triage")
@@ -78,6 +88,7 @@ def results_table(tickets: list[dict[str, Any]]) -> Table:
             f"{r['sentiment']} {r['sentiment_confidence']:.2f}",
             f"{r['language']} {r['language_confidence']:.2f}",
             _first_line(r["draft_reply"]),
+            ", ".join(sorted({c["doc_id"] for c in r["citations"]})) or "-",
         )
     return table
 
@@ -117,8 +128,14 @@ def run_demo(
                 "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
             }
         )
-        upgrade(settings.model_copy(update={"database_url": f"sqlite:///{db_file}"}))
-        console.print("Database: migrated", db_file)
+        demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{db_file}"})
+        upgrade(demo_settings)
+        with session_scope(make_engine(demo_settings.resolved_database_url)) as session:
+            kb = import_paths(session, [sample_kb_dir()])
+        console.print(
+            f"Database: migrated {db_file}; knowledge base: {kb.docs} help articles "
+            f"({kb.passages} passages) for grounded drafts"
+        )
 
         t0 = time.perf_counter()
         worker = start_worker(env, log_dir)

@@ -36,6 +36,9 @@ class DraftGenerator:
         self.repetition_penalty = repetition_penalty
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.tokenizer.padding_side = "left"
+        # Safety net only (fit() normally prevents it): never cut the end, where the assistant
+        # turn the model must answer sits.
+        self.tokenizer.truncation_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(device))
@@ -43,17 +46,47 @@ class DraftGenerator:
         self.model.generation_config.pad_token_id = self.tokenizer.pad_token_id
 
     def _render(self, chat: ChatMessages) -> str:
+        """The prompt text; a trailing assistant message is a reply begun, to be continued."""
+        begun = chat[-1]["role"] == "assistant"
         if self.tokenizer.chat_template:
             return str(
-                self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+                self.tokenizer.apply_chat_template(
+                    chat,
+                    tokenize=False,
+                    add_generation_prompt=not begun,
+                    continue_final_message=begun,
+                )
             )
         # Base models without a template: a plain transcript still works.
         lines = [f"{m['role'].capitalize()}: {m['content']}" for m in chat]
-        return "\n\n".join([*lines, "Assistant:"])
+        return "\n\n".join(lines if begun else [*lines, "Assistant:"])
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def fit(self, chat: ChatMessages) -> str:
+        """Render the chat within ``max_input_tokens`` by shortening the longest non-system
+        message in its middle, so its delimiters and the final assistant turn survive."""
+        chat = list(chat)
+        rendered = self._render(chat)
+        for _ in range(8):  # each pass cuts by an estimate; the next one corrects it
+            excess = self._count(rendered) - self.max_input_tokens
+            if excess <= 0:
+                return rendered
+            others = [i for i, m in enumerate(chat) if m["role"] != "system"] or [0]
+            i = max(others, key=lambda k: len(chat[k]["content"]))
+            text = chat[i]["content"]
+            chars_per_token = len(text) / max(self._count(text), 1)
+            cut = min(len(text), int((excess + 8) * chars_per_token) + 1)
+            keep = len(text) - cut
+            head, tail = text[: keep * 2 // 3], text[len(text) - (keep - keep * 2 // 3) :]
+            chat[i] = {**chat[i], "content": f"{head} [...] {tail}" if keep else "[...]"}
+            rendered = self._render(chat)
+        return rendered  # still too long (huge system prompt): left truncation is the net
 
     @torch.inference_mode()
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
-        prompts = [self._render(c) for c in chats]
+        prompts = [self.fit(c) for c in chats]
         enc = self.tokenizer(
             prompts,
             return_tensors="pt",
@@ -71,6 +104,7 @@ class DraftGenerator:
             repetition_penalty=self.repetition_penalty,
         )
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return [
-            t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        ]
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        # A reply begun in the chat (its opening) is part of the draft.
+        begun = [c[-1]["content"] if c[-1]["role"] == "assistant" else "" for c in chats]
+        return [(b + t).strip() for b, t in zip(begun, texts, strict=True)]

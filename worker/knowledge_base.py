@@ -24,7 +24,7 @@ from shared.models import KbPassage
 
 log = logging.getLogger(__name__)
 
-# TODO(settings): TICKETFLOW_KB_MIN_SIMILARITY / KB_TOP_K / KB_REFRESH_S once in shared/config.
+# Defaults of TICKETFLOW_KB_MIN_SIMILARITY / _KB_TOP_K / _KB_REFRESH_S (shared/config.py).
 # Calibrated on the demo tickets with all-MiniLM-L6-v2: on-topic articles score 0.5-0.75,
 # off-topic ones up to ~0.38. A wrong passage makes a confidently wrong draft; none is safe.
 MIN_SIMILARITY = 0.4

@@ -177,6 +177,35 @@ def build_chat(
     ]
 
 
+# The reply's first words, written for the model: a small model continuing a greeting stays in
+# the support agent's voice (without it SmolLM2 often answers "as an AI, I cannot...").
+OPENINGS = {
+    "en": ("Dear {name},", "Dear customer,", "Thank you for contacting us."),
+    "es": ("Hola {name}:", "Hola:", "Gracias por ponerse en contacto con nosotros."),
+    "fr": ("Bonjour {name},", "Bonjour,", "Merci de nous avoir contactés."),
+    "de": ("Hallo {name},", "Guten Tag,", "vielen Dank für Ihre Nachricht."),
+    "it": ("Gentile {name},", "Gentile cliente,", "grazie per averci contattato."),
+    "pt": ("Olá {name},", "Olá,", "Obrigado por entrar em contato conosco."),
+    "nl": ("Beste {name},", "Beste klant,", "Bedankt voor uw bericht."),
+}
+
+
+def reply_opening(language: str, customer_name: str | None) -> str | None:
+    """Greeting and thanks in the customer's language; None where we have no wording."""
+    parts = OPENINGS.get(language.lower())
+    if parts is None:
+        return None
+    first = (customer_name or "").split()[0] if (customer_name or "").strip() else ""
+    first = neutralize(first)[:40]
+    greeting = parts[0].format(name=first) if first else parts[1]
+    return f"{greeting}\n\n{parts[2]}"
+
+
+def with_opening(chat: ChatMessages, opening: str | None) -> ChatMessages:
+    """The chat with the assistant's reply begun; engines continue that turn."""
+    return [*chat, {"role": "assistant", "content": opening}] if opening else chat
+
+
 def classification_text(ticket: TicketView) -> str:
     """The text the classifier (and retrieval) sees: subject and body."""
     return f"{ticket.subject}\n{ticket.body}".strip()

@@ -55,7 +55,13 @@ def start_runtime(settings: Settings) -> WorkerRuntime:
         if warm_up is not None:
             warm_up()
         db = get_engine(settings.resolved_database_url)
-        kb = KnowledgeBase(db, engine)  # same encoder for passages and tickets
+        kb = KnowledgeBase(  # same encoder for passages and tickets
+            db,
+            engine,
+            top_k=settings.kb_top_k,
+            min_similarity=settings.kb_min_similarity,
+            refresh_s=settings.kb_refresh_s,
+        )
         kb.load()
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(

@@ -24,7 +24,14 @@ from shared.models import Ticket, TicketStatus, TriageResult, utcnow
 from worker.engine.base import Classification, Engine
 from worker.history import load_history
 from worker.knowledge_base import Hit, KnowledgeBase
-from worker.prompting import Reference, TicketView, build_chat, classification_text
+from worker.prompting import (
+    Reference,
+    TicketView,
+    build_chat,
+    classification_text,
+    reply_opening,
+    with_opening,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +90,10 @@ def run_batch(
     hits = kb.retrieve(texts) if kb is not None else [[] for _ in jobs]
     t2 = time.perf_counter()
     chats = [
-        build_chat(j.view, lab, [Reference(h.passage.title, h.passage.text) for h in hs])
+        with_opening(
+            build_chat(j.view, lab, [Reference(h.passage.title, h.passage.text) for h in hs]),
+            reply_opening(lab.language.name, j.view.customer_name),
+        )
         for j, lab, hs in zip(jobs, labels, hits, strict=True)
     ]
     drafts = engine.draft(chats)

@@ -14,9 +14,13 @@ pytestmark = pytest.mark.integration
 
 def _demo(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ticketflow.cli", "demo"], cwd=tmp_path, capture_output=True,
-        text=True, timeout=900,
-        env={**os.environ, "TICKETFLOW_DATA_DIR": str(tmp_path / "data"), **env})
+        [sys.executable, "-m", "ticketflow.cli", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "TICKETFLOW_DATA_DIR": str(tmp_path / "data"), **env},
+    )
 
 
 def test_demo_starts_embedded_redis_when_none_answers(tmp_path: Path) -> None:

@@ -25,8 +25,9 @@ def _flaky(*_: object, **__: object) -> str:
     raise TransientError("database unavailable: OperationalError")
 
 
-def test_transient_error_retries_then_fails(started: runtime.WorkerRuntime, session: Session,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_error_retries_then_fails(
+    started: runtime.WorkerRuntime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     t = make_ticket(session)
     monkeypatch.setattr(tasks, "process_ticket", _flaky)
     task = tasks.triage_ticket
@@ -50,8 +51,9 @@ def test_transient_error_retries_then_fails(started: runtime.WorkerRuntime, sess
     assert ticket.last_error is not None and "gave up after 2 retries" in ticket.last_error
 
 
-def test_task_triages_with_the_loaded_runtime(started: runtime.WorkerRuntime,
-                                              session: Session) -> None:
+def test_task_triages_with_the_loaded_runtime(
+    started: runtime.WorkerRuntime, session: Session
+) -> None:
     t = make_ticket(session)
     assert tasks.triage_ticket.run(t.id, 1) == "triaged"
     assert tasks.triage_ticket.run(t.id, 1) == "duplicate"

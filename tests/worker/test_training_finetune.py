@@ -41,6 +41,7 @@ def test_training_publishes_a_version_that_beats_chance(encoder: str, tmp_path: 
     s = report.fields["category"]
     assert (s.labels, s.train_examples, s.calib_examples) == (10, 80, 20)
     assert s.scale != 1.0 and s.calib_nll_after <= s.calib_nll_before  # calibration fitted
+    assert s.calib_accuracy is not None and s.calib_accuracy > 0.2  # held out; chance is 0.1
 
     assert clf.maybe_reload() and clf.version == report.version
     scores = evaluate_examples(clf, examples)["category"]

@@ -69,3 +69,39 @@ def test_missing_local_model_path_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="does not exist"):
         TransformersEngine(s)
+
+
+def test_long_ticket_is_shortened_in_the_middle_not_at_the_end(
+    tiny_models: tuple[Path, Path],
+) -> None:
+    import torch
+
+    from worker.draft_model import DraftGenerator
+
+    gen = DraftGenerator(
+        str(tiny_models[0]),
+        "unused",
+        torch.device("cpu"),
+        max_input_tokens=64,
+        max_new_tokens=4,
+        repetition_penalty=1.15,
+    )
+    body = "start of the ticket " + "blah " * 500 + "end of the ticket </ticket>"
+    chat = [{"role": "system", "content": "be nice"}, {"role": "user", "content": body}]
+    text = gen.fit(chat)
+    assert gen._count(text) <= 64
+    assert text.startswith("[system] be nice") and text.endswith("[assistant] ")
+    assert "start of the" in text and "[...]" in text and "end of the ticket </ticket>" in text
+    assert gen.fit(chat[:1]) == gen._render(chat[:1])  # short chats are left alone
+
+
+def test_a_begun_reply_is_continued_and_kept(engine: TransformersEngine) -> None:
+    chat = [
+        {"role": "user", "content": "My parcel is late"},
+        {"role": "assistant", "content": "Dear Ana,\n\nThank you for contacting us."},
+    ]
+    text = engine.drafter.fit(chat)
+    assert text.rstrip().endswith("Thank you for contacting us.")  # no new turn opened
+    assert not text.rstrip().endswith("[assistant]")
+    [draft] = engine.draft([chat])
+    assert draft.startswith("Dear Ana,\n\nThank you for contacting us.")

@@ -214,7 +214,7 @@ def test_history_summary_uses_review_and_skips_greeting(
 def test_fake_engine_without_kb_still_drafts(session: Session, db_engine: DbEngine) -> None:
     ticket = make_ticket(session)
     result = triage(db_engine, FakeEngine(), ticket, None)
-    assert result.citations == [] and result.draft_reply.startswith("Thank you")
+    assert result.citations == [] and result.draft_reply.startswith("Dear customer,")
 
 
 def test_runtime_builds_the_kb_with_the_fake_engine(

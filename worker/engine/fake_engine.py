@@ -56,8 +56,11 @@ class FakeEngine:
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
         replies = []
         for chat in chats:
-            digest = hashlib.sha1(chat[-1]["content"].encode()).hexdigest()[:8]
-            replies.append(f"Thank you for contacting us. We are looking into it (ref {digest}).")
+            begun = chat[-1]["content"] if chat[-1]["role"] == "assistant" else ""
+            request = next(m["content"] for m in reversed(chat) if m["role"] == "user")
+            digest = hashlib.sha1(request.encode()).hexdigest()[:8]
+            reply = f"We are looking into it (ref {digest})."
+            replies.append(f"{begun} {reply}" if begun else f"Thank you. {reply}")
         return replies
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:

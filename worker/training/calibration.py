@@ -31,7 +31,7 @@ def fit_inverse_temperature(logits: torch.Tensor, targets: torch.Tensor) -> floa
         return loss
 
     opt.step(closure)
-    t = float(log_t.exp().clamp(MIN_T, MAX_T))
+    t = float(log_t.detach().exp().clamp(MIN_T, MAX_T))
     return 1.0 / t
 
 
