@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 
 import typer
@@ -20,6 +22,10 @@ def demo(
     from rich.console import Console
 
     from ticketflow.demo import run_demo
+
+    # Children run in their own sessions; SIGTERM must unwind through the demo's cleanup
+    # (Python's default would exit at once and leave the worker and API running).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     try:
         settings = get_settings()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task
+from celery import Task, current_app
 from celery.signals import worker_init, worker_process_init, worker_shutdown
 
 from shared.celery_app import app
@@ -24,8 +24,15 @@ log = logging.getLogger(__name__)
 IN_PROCESS_POOLS = ("concurrency.thread", "concurrency.solo")
 
 
+def _ours(worker_app: Any) -> bool:
+    """Signals are process-wide: act only for workers of ticketflow's app."""
+    return worker_app is app
+
+
 @worker_init.connect
 def _load_in_main(sender: Any = None, **_: Any) -> None:
+    if not _ours(getattr(sender, "app", None)):
+        return
     pool_cls = getattr(sender, "pool_cls", None)  # still the CLI's value: a name or a class
     pool = f"{getattr(pool_cls, '__module__', '')}.{pool_cls}".lower()
     if any(p in pool for p in IN_PROCESS_POOLS):
@@ -34,12 +41,14 @@ def _load_in_main(sender: Any = None, **_: Any) -> None:
 
 @worker_process_init.connect
 def _load_in_child(**_: Any) -> None:
-    start_runtime(get_settings())
+    if _ours(current_app._get_current_object()):
+        start_runtime(get_settings())
 
 
 @worker_shutdown.connect
-def _shutdown(**_: Any) -> None:
-    stop_runtime()
+def _shutdown(sender: Any = None, **_: Any) -> None:
+    if _ours(getattr(sender, "app", None)):
+        stop_runtime()
 
 
 @app.task(name=TRIAGE_TICKET, bind=True, acks_late=True, max_retries=None)

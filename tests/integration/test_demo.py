@@ -39,3 +39,33 @@ def test_demo_with_the_real_models(tmp_path: Path) -> None:
     assert "20/20 tickets triaged" in r.stdout
     # The table shows real labels from the taxonomy and drafted text.
     assert "shipping_delivery" in r.stdout and "account_access" in r.stdout
+
+
+def test_demo_killed_with_sigterm_stops_its_children(tmp_path: Path) -> None:
+    import signal
+
+    import psutil
+
+    env = {
+        **os.environ,
+        "TICKETFLOW_DATA_DIR": str(tmp_path / "data"),
+        "TICKETFLOW_ENGINE": "fake",
+        "TICKETFLOW_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "ticketflow.cli", "demo", "--keep-running"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert demo.stdout is not None
+    for line in demo.stdout:  # wait until it is serving
+        if "Ctrl-C to stop" in line:
+            break
+    children = psutil.Process(demo.pid).children(recursive=True)
+    assert len(children) >= 3  # embedded Redis, worker and API
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(60) == 128 + signal.SIGTERM
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"left running: {alive}"
