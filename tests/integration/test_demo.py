@@ -67,5 +67,5 @@ def test_demo_killed_with_sigterm_stops_its_children(tmp_path: Path) -> None:
     assert len(children) >= 3  # embedded Redis, worker and API
     demo.send_signal(signal.SIGTERM)
     assert demo.wait(60) == 128 + signal.SIGTERM
-    gone, alive = psutil.wait_procs(children, timeout=30)
+    _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], f"left running: {alive}"
