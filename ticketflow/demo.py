@@ -165,7 +165,9 @@ def run_demo(
             f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "
             f"({len(ids) / elapsed:.2f} tickets/s, model load {load_s:.1f}s)"
         )
-        console.print(f"Review queue: {base}/review   API docs: {base}/docs")
+        console.print(
+            f"Review page: {base}/ui   review queue (JSON): {base}/review   API docs: {base}/docs"
+        )
         if keep_running:
             console.print(f"API key for writes: {api_key}. Ctrl-C to stop.")
             _wait_forever()

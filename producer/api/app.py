@@ -9,7 +9,7 @@ import redis
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
-from producer.api import routes_health, routes_review, routes_tickets
+from producer.api import routes_health, routes_review, routes_tickets, routes_ui
 from producer.enqueue import CeleryEnqueuer, Enqueuer
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
@@ -46,4 +46,5 @@ def create_app(
     app.include_router(routes_tickets.router)
     app.include_router(routes_review.router)
     app.include_router(routes_health.router)
+    app.include_router(routes_ui.router)
     return app

@@ -96,3 +96,13 @@ def test_review_queue_is_most_urgent_first(client: TestClient, db_engine: DbEngi
     ids = [t["id"] for t in page["items"]]
     assert ids == [angry, calm] and page["total"] == 2
     assert page["items"][0]["triage"]["priority"] == "high"
+
+
+def test_review_page_and_taxonomy_are_served(client: TestClient) -> None:
+    page = client.get("/ui")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    # The page drives the same endpoints a script would use.
+    assert "/review?limit=" in page.text and "/tickets/${t.id}/review" in page.text
+    tax = client.get("/taxonomy").json()
+    assert "billing" in tax["categories"] and "urgent" in tax["priorities"]
+    assert set(tax) == {"categories", "priorities", "sentiments"}
