@@ -12,6 +12,12 @@ from shared.config import get_settings
 from shared.errors import ConfigError
 
 
+def _terminate(*_: object) -> None:
+    # A second SIGTERM (e.g. from `timeout` and a supervisor) must not cut the cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(128 + signal.SIGTERM)
+
+
 def demo(
     samples: Path | None = typer.Option(
         None, help="JSONL of tickets; default: bundled samples.", exists=True, dir_okay=False
@@ -25,7 +31,7 @@ def demo(
 
     # Children run in their own sessions; SIGTERM must unwind through the demo's cleanup
     # (Python's default would exit at once and leave the worker and API running).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGTERM, _terminate)
 
     try:
         settings = get_settings()
