@@ -45,16 +45,20 @@ def main() -> None:
     t0 = time.perf_counter()
     engine = TransformersEngine(settings)
     engine.warm_up()
-    print(f"engine loaded in {time.perf_counter() - t0:.1f}s on {engine.info.device} "
-          f"({engine.load_seconds})")
+    print(
+        f"engine loaded in {time.perf_counter() - t0:.1f}s on {engine.info.device} "
+        f"({engine.load_seconds})"
+    )
     jobs = _jobs(args.tickets)
     base = _throughput(engine, jobs, 1)
     ours = _throughput(engine, jobs, args.batch_size)
     print(f"{'mode':<28}{'tickets/s':>10}")
     print(f"{'baseline: 1 per pass':<28}{base:>10.2f}")
     print(f"{f'ours: batch of {args.batch_size}':<28}{ours:>10.2f}")
-    print(f"speed-up: {ours / base:.2f}x  ({args.tickets} tickets, "
-          f"{args.max_new_tokens} new tokens max, greedy)")
+    print(
+        f"speed-up: {ours / base:.2f}x  ({args.tickets} tickets, "
+        f"{args.max_new_tokens} new tokens max, greedy)"
+    )
 
 
 if __name__ == "__main__":
