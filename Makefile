@@ -27,3 +27,5 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/batching_throughput.py
+	$(BIN)/python bench/banking77_accuracy.py ../shared/data/banking77/train.csv
+	$(BIN)/python bench/backfill_load.py ../shared/data/banking77/train.csv

@@ -45,7 +45,7 @@ from worker.training.metrics import evaluate
 from worker.training.trainer import train_version
 
 CPU = torch.device("cpu")
-SETTINGS = {"full": None, "10-shot": 10, "30-shot": 30}
+SETTINGS = {"10-shot": 10, "30-shot": 30, "full": None}
 
 
 def _score(truth: list[str], model: LogisticRegression, x: object) -> dict[str, float]:
@@ -65,8 +65,9 @@ def tfidf_lr(train: list[Example], valid: list[Example]) -> dict[str, float]:
     return {**_score([e.labels["category"] for e in valid], model, x_valid), "train_s": seconds}
 
 
-def minilm_lr(train: list[Example], valid_emb: np.ndarray, valid: list[Example],
-              encoder: SentenceEncoder) -> dict[str, float]:
+def minilm_lr(
+    train: list[Example], valid_emb: np.ndarray, valid: list[Example], encoder: SentenceEncoder
+) -> dict[str, float]:
     t0 = time.perf_counter()
     x = encoder.embed([e.text for e in train]).numpy()
     model = LogisticRegression(C=10, max_iter=3000).fit(x, [e.labels["category"] for e in train])
@@ -74,12 +75,20 @@ def minilm_lr(train: list[Example], valid_emb: np.ndarray, valid: list[Example],
     return {**_score([e.labels["category"] for e in valid], model, valid_emb), "train_s": seconds}
 
 
-def ours(train: list[Example], valid: list[Example], cfg: FinetuneConfig,
-         console: Console) -> dict[str, float]:
+def ours(
+    train: list[Example], valid: list[Example], cfg: FinetuneConfig, console: Console
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        train_version(train, BUNDLED_ENCODER, Path(tmp), CPU, cfg, fields=("category",),
-                      progress=lambda m: console.log(m))
+        train_version(
+            train,
+            BUNDLED_ENCODER,
+            Path(tmp),
+            CPU,
+            cfg,
+            fields=("category",),
+            progress=lambda m: console.log(m),
+        )
         seconds = time.perf_counter() - t0
         clf = TicketClassifier(BUNDLED_ENCODER, load_taxonomy(), Path(tmp), CPU)
         r = evaluate_examples(clf, valid)["category"]
@@ -92,24 +101,40 @@ def table(results: dict[str, dict[str, dict[str, float]]], threads: int) -> Tabl
         t.add_column(col, justify="left" if col in ("setting", "method") else "right")
     for setting, methods in results.items():
         for name, r in methods.items():
-            t.add_row(setting, name, str(int(r["n_train"])), f"{r['accuracy']:.4f}",
-                      f"{r['macro_f1']:.4f}", f"{r['ece']:.4f}", f"{r['train_s']:.0f}")
+            t.add_row(
+                setting,
+                name,
+                str(int(r["n_train"])),
+                f"{r['accuracy']:.4f}",
+                f"{r['macro_f1']:.4f}",
+                f"{r['ece']:.4f}",
+                f"{r['train_s']:.0f}",
+            )
         o = methods["ours"]
         for base in ("tfidf+lr", "minilm+lr"):
             b = methods[base]
             err = (1 - o["accuracy"]) / max(1 - b["accuracy"], 1e-9)
-            t.add_row(setting, f"ours vs {base}", "",
-                      f"{100 * (o['accuracy'] - b['accuracy']):+.2f} pt (err x{err:.2f})",
-                      f"{100 * (o['macro_f1'] - b['macro_f1']):+.2f} pt",
-                      f"{o['ece'] - b['ece']:+.4f}", f"x{o['train_s'] / b['train_s']:.1f}")
+            t.add_row(
+                setting,
+                f"ours vs {base}",
+                "",
+                f"{100 * (o['accuracy'] - b['accuracy']):+.2f} pt (err x{err:.2f})",
+                f"{100 * (o['macro_f1'] - b['macro_f1']):+.2f} pt",
+                f"{o['ece'] - b['ece']:+.4f}",
+                f"x{o['train_s'] / b['train_s']:.1f}",
+            )
         t.add_section()
     return t
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("csv", type=Path, nargs="?",
-                    default=Path(__file__).resolve().parents[2] / "shared/data/banking77/train.csv")
+    ap.add_argument(
+        "csv",
+        type=Path,
+        nargs="?",
+        default=Path(__file__).resolve().parents[2] / "shared/data/banking77/train.csv",
+    )
     ap.add_argument("--settings", default=",".join(SETTINGS), help="full,10-shot,30-shot")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="also write the numbers here")

@@ -14,27 +14,26 @@ from shared.models import (
     TriageResult,
     utcnow,
 )
-from shared.taxonomy import TAXONOMY_FIELDS, Taxonomy
 
 
 class InvalidReview(ValueError):
     """The review payload is well-formed but contradicts the taxonomy or the decision."""
 
 
-def validate_review(data: ReviewCreate, taxonomy: Taxonomy) -> None:
+def validate_review(data: ReviewCreate, labels: dict[str, list[str]]) -> None:
+    """``labels``: what workers predict now per field (see ``shared.taxonomy.current_labels``)."""
     if data.decision == ReviewDecision.edit and not (data.edited_reply or "").strip():
         raise InvalidReview("decision 'edit' needs a non-empty edited_reply")
-    for field, tax_field in TAXONOMY_FIELDS.items():
+    for field, allowed in labels.items():
         value = getattr(data, f"corrected_{field}")
-        allowed = taxonomy.labels(tax_field)
         if value is not None and value not in allowed:
             raise InvalidReview(f"corrected_{field} {value!r} is not one of {allowed}")
 
 
 def submit_review(
-    session: Session, ticket_id: int, data: ReviewCreate, taxonomy: Taxonomy
+    session: Session, ticket_id: int, data: ReviewCreate, labels: dict[str, list[str]]
 ) -> Review:
-    validate_review(data, taxonomy)
+    validate_review(data, labels)
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
         raise NotFoundError(f"ticket {ticket_id} not found")

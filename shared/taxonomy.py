@@ -54,3 +54,19 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
 
 # Classified field -> the taxonomy attribute that lists its labels.
 TAXONOMY_FIELDS = {"category": "categories", "priority": "priorities", "sentiment": "sentiments"}
+
+
+def current_labels(taxonomy: Taxonomy, heads_dir: Path) -> dict[str, list[str]]:
+    """The labels workers predict now, per field: a trained version's labels (``meta.json`` of
+    the version ``LATEST`` names) replace the taxonomy's for the fields it trained.
+
+    Read as JSON so the API can check reviewers' corrections without importing torch.
+    """
+    labels = {field: taxonomy.labels(tax) for field, tax in TAXONOMY_FIELDS.items()}
+    try:
+        version = (heads_dir / "LATEST").read_text(encoding="utf-8").strip()
+        meta = json.loads((heads_dir / version / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return labels
+    trained = meta.get("labels") or {}
+    return {f: list(trained.get(f) or v) for f, v in labels.items()}

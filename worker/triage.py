@@ -178,7 +178,7 @@ def _store(
         draft_reply=out.draft,
         citations=out.citations,
         classifier_model=info.classifier_model,
-        classifier_version=info.classifier_version,
+        classifier_version=lab.classifier_version or info.classifier_version,
         draft_model=info.draft_model,
         engine_instance=info.instance_id,
         worker=worker,

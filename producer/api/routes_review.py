@@ -10,7 +10,7 @@ from producer.api.deps import SessionDep, SettingsDep, require_read_key, require
 from producer.queries import review_queue, to_public
 from producer.review import InvalidReview, submit_review
 from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
-from shared.taxonomy import load_taxonomy
+from shared.taxonomy import current_labels, load_taxonomy
 
 router = APIRouter(tags=["review"])
 
@@ -35,7 +35,12 @@ def review_ticket(
 ) -> TicketPublic:
     """Approve, edit or reject the draft; corrected labels are kept for training."""
     try:
-        review = submit_review(session, ticket_id, data, load_taxonomy(settings.taxonomy_file))
+        review = submit_review(
+            session,
+            ticket_id,
+            data,
+            current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir),
+        )
     except InvalidReview as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
     return to_public(session, session.get_one(Ticket, review.ticket_id))

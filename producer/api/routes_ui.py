@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from producer.api.deps import SettingsDep, require_read_key
-from shared.taxonomy import load_taxonomy
+from shared.taxonomy import current_labels, load_taxonomy
 
 router = APIRouter(tags=["review"])
 
@@ -22,9 +22,9 @@ def review_page() -> HTMLResponse:
 @router.get("/taxonomy", dependencies=[Depends(require_read_key)])
 def taxonomy(settings: SettingsDep) -> dict[str, list[str]]:
     """The labels a reviewer may choose when correcting a ticket."""
-    tax = load_taxonomy(settings.taxonomy_file)
+    labels = current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir)
     return {
-        "categories": list(tax.categories),
-        "priorities": list(tax.priorities),
-        "sentiments": list(tax.sentiments),
+        "categories": labels["category"],
+        "priorities": labels["priority"],
+        "sentiments": labels["sentiment"],
     }

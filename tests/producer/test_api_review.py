@@ -106,3 +106,26 @@ def test_review_page_and_taxonomy_are_served(client: TestClient) -> None:
     tax = client.get("/taxonomy").json()
     assert "billing" in tax["categories"] and "urgent" in tax["priorities"]
     assert set(tax) == {"categories", "priorities", "sentiments"}
+
+
+def test_corrections_follow_the_trained_label_set(
+    client: TestClient, db_engine: DbEngine, settings
+) -> None:
+    """Once a trained version (e.g. Banking77 intents) is published, its labels are the ones
+    reviewers may choose; the API reads them from the artifact's meta.json, without torch."""
+    import json
+
+    vdir = settings.heads_dir / "v1"
+    vdir.mkdir(parents=True)
+    (vdir / "meta.json").write_text(
+        json.dumps({"labels": {"category": ["card_arrival", "pin_blocked"]}})
+    )
+    (settings.heads_dir / "LATEST").write_text("v1")
+    tax = client.get("/taxonomy").json()
+    assert tax["categories"] == ["card_arrival", "pin_blocked"]
+    assert "urgent" in tax["priorities"]  # untrained fields keep the taxonomy
+    tid = _triaged(client, db_engine, "where is my card", "i")
+    r = _review(client, tid, decision="approve", corrected_category="billing")
+    assert r.status_code == 422 and "card_arrival" in r.json()["detail"]
+    r = _review(client, tid, decision="approve", corrected_category="card_arrival")
+    assert r.status_code == 200, r.text

@@ -22,14 +22,21 @@ LABELS_A = ["alpha", "beta", "gamma", "delta"]
 LABELS_B = ["one", "two", "three", "four"]
 
 
-def write_version(heads_dir: Path, version: str, labels: list[str], encoder: Path,
-                  publish_now: bool = True) -> None:
+def write_version(
+    heads_dir: Path, version: str, labels: list[str], encoder: Path, publish_now: bool = True
+) -> None:
     """A hand-made category head on the base encoder (no training needed to test swapping)."""
     torch.manual_seed(len(version))
-    head = Head(labels=labels, weight=torch.randn(len(labels), 32), bias=torch.zeros(len(labels)),
-                scale=3.0)
-    save_artifact(heads_dir, version, {"category": head}, {"base_encoder": str(encoder)},
-                  publish_now=publish_now)
+    head = Head(
+        labels=labels, weight=torch.randn(len(labels), 32), bias=torch.zeros(len(labels)), scale=3.0
+    )
+    save_artifact(
+        heads_dir,
+        version,
+        {"category": head},
+        {"base_encoder": str(encoder)},
+        publish_now=publish_now,
+    )
 
 
 @pytest.fixture
@@ -37,8 +44,9 @@ def encoder(tiny_models: tuple[Path, Path]) -> Path:
     return tiny_models[1]
 
 
-def test_classifier_starts_on_latest_and_picks_up_a_new_version(encoder: Path,
-                                                                tmp_path: Path) -> None:
+def test_classifier_starts_on_latest_and_picks_up_a_new_version(
+    encoder: Path, tmp_path: Path
+) -> None:
     write_version(tmp_path, "vA", LABELS_A, encoder)
     clf = TicketClassifier(str(encoder), load_taxonomy(), tmp_path, CPU)
     assert clf.version == "vA"
@@ -75,8 +83,9 @@ def test_a_version_for_another_base_encoder_is_refused(encoder: Path, tmp_path: 
     assert clf.version == "zero-shot"
 
 
-def test_save_is_atomic_and_latest_only_names_complete_versions(encoder: Path,
-                                                                tmp_path: Path) -> None:
+def test_save_is_atomic_and_latest_only_names_complete_versions(
+    encoder: Path, tmp_path: Path
+) -> None:
     def failing_encoder_writer(path: Path) -> None:
         path.mkdir()
         raise OSError("disk full")
@@ -93,8 +102,7 @@ def _run(db: DbEngine, engine: TransformersEngine, ticket_id: int) -> None:
     def submit(job: TriageJob) -> TriageOutput:
         return run_batch(engine, [job])[0]
 
-    process_ticket(ticket_id, 1, db=db, engine=engine, submit=submit, worker="test",
-                   threshold=0.5)
+    process_ticket(ticket_id, 1, db=db, engine=engine, submit=submit, worker="test", threshold=0.5)
 
 
 def test_worker_results_record_the_version_that_classified_them(
@@ -103,8 +111,14 @@ def test_worker_results_record_the_version_that_classified_them(
     lm, enc = tiny_models
     heads_dir = tmp_path / "heads"
     write_version(heads_dir, "vA", LABELS_A, enc)
-    settings = load_settings(draft_model=str(lm), encoder_model=str(enc), device="cpu",
-                             max_new_tokens=4, data_dir=tmp_path, classifier_dir=heads_dir)
+    settings = load_settings(
+        draft_model=str(lm),
+        encoder_model=str(enc),
+        device="cpu",
+        max_new_tokens=4,
+        data_dir=tmp_path,
+        classifier_dir=heads_dir,
+    )
     engine = TransformersEngine(settings, reload_check_s=3600)
     first = make_ticket(session)
     _run(db_engine, engine, first.id)

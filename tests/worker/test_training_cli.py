@@ -15,10 +15,14 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "banking77_mini.csv"
 
 
 @pytest.fixture
-def heads_dir(tmp_path: Path, tiny_models: tuple[Path, Path],
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name, value in {"DATA_DIR": str(tmp_path), "DEVICE": "cpu",
-                        "ENCODER_MODEL": str(tiny_models[1])}.items():
+def heads_dir(
+    tmp_path: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    for name, value in {
+        "DATA_DIR": str(tmp_path),
+        "DEVICE": "cpu",
+        "ENCODER_MODEL": str(tiny_models[1]),
+    }.items():
         monkeypatch.setenv(f"TICKETFLOW_{name}", value)
     get_settings.cache_clear()
     yield tmp_path / "heads"
@@ -27,8 +31,20 @@ def heads_dir(tmp_path: Path, tiny_models: tuple[Path, Path],
 
 def test_train_then_eval_json(heads_dir: Path) -> None:
     runner = CliRunner()
-    trained = runner.invoke(app, ["train", "--file", str(FIXTURE), "--field", "category=category",
-                                  "--epochs", "3", "--max-length", "32"])
+    trained = runner.invoke(
+        app,
+        [
+            "train",
+            "--file",
+            str(FIXTURE),
+            "--field",
+            "category=category",
+            "--epochs",
+            "3",
+            "--max-length",
+            "32",
+        ],
+    )
     assert trained.exit_code == 0, trained.output
     version = latest_version(heads_dir)
     assert version is not None and version in trained.output

@@ -21,14 +21,17 @@ def test_csv_fixture_loads_with_the_default_columns() -> None:
     examples = load_examples(FIXTURE)
     assert len(examples) == 100
     assert Counter(e.labels["category"] for e in examples) == Counter(
-        {label: 10 for label in {e.labels["category"] for e in examples}})
+        {label: 10 for label in {e.labels["category"] for e in examples}}
+    )
     assert len({e.labels["category"] for e in examples}) == 10
 
 
 def test_jsonl_with_mapped_columns_and_partial_labels(tmp_path: Path) -> None:
-    rows = [{"subject": "Refund", "body": "money back please", "intent": "refund", "prio": "high"},
-            {"subject": "", "body": "app crashes", "intent": "bug", "prio": None},
-            {"subject": "x", "body": "no labels at all", "intent": "", "prio": ""}]
+    rows = [
+        {"subject": "Refund", "body": "money back please", "intent": "refund", "prio": "high"},
+        {"subject": "", "body": "app crashes", "intent": "bug", "prio": None},
+        {"subject": "x", "body": "no labels at all", "intent": "", "prio": ""},
+    ]
     path = tmp_path / "t.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     fields = parse_field_specs(["category=intent", "priority=prio"])
@@ -52,10 +55,13 @@ def test_stratified_split_holds_out_each_label_but_never_all_of_it() -> None:
     examples = load_examples(FIXTURE)
     rest, held = stratified_split(examples, 0.2, seed=3)
     assert Counter(e.labels["category"] for e in held) == Counter(
-        {e.labels["category"]: 2 for e in examples})
+        {e.labels["category"]: 2 for e in examples}
+    )
     assert len(rest) == 80 and not set(map(id, rest)) & set(map(id, held))
     rest, held = stratified_split(examples[:1] + examples[10:12], 0.5)
-    assert {e.labels["category"] for e in rest} == {examples[0].labels["category"],
-                                                    examples[10].labels["category"]}
+    assert {e.labels["category"] for e in rest} == {
+        examples[0].labels["category"],
+        examples[10].labels["category"],
+    }
     few = sample_per_label(examples, 3, seed=1)
     assert len(few) == 30 and sample_per_label(examples, 3, seed=1) == few

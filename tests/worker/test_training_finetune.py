@@ -39,7 +39,9 @@ def test_training_publishes_a_version_that_beats_chance(encoder: str, tmp_path: 
     meta = json.loads((report.path / "meta.json").read_text())
     assert meta["base_encoder"] == encoder and len(meta["labels"]["category"]) == 10
     s = report.fields["category"]
-    assert (s.labels, s.train_examples, s.calib_examples) == (10, 80, 20)
+    # Little data: the temperature is fitted with 20 held out, then the model is refitted on all.
+    assert (s.labels, s.train_examples, s.calib_examples) == (10, 100, 20)
+    assert meta["refitted_on_all"] is True
     assert s.scale != 1.0 and s.calib_nll_after <= s.calib_nll_before  # calibration fitted
     assert s.calib_accuracy is not None and s.calib_accuracy > 0.2  # held out; chance is 0.1
 
@@ -53,24 +55,26 @@ def test_training_publishes_a_version_that_beats_chance(encoder: str, tmp_path: 
 def test_each_run_is_a_new_version_and_old_ones_stay(encoder: str, tmp_path: Path) -> None:
     examples = load_examples(FIXTURE)[:40]
     cfg = FinetuneConfig(epochs=1, batch_size=16, max_length=16)
-    first = train_version(examples, encoder, tmp_path, CPU, cfg)
-    second = train_version(examples, encoder, tmp_path, CPU, cfg, publish=False)
+    first = train_version(examples, encoder, tmp_path, CPU, cfg, refit_below=0)
+    second = train_version(examples, encoder, tmp_path, CPU, cfg, publish=False, refit_below=0)
+    assert first.fields["category"].train_examples == 36  # 4 of 40 held out, no refit
     assert first.version != second.version
     assert list_versions(tmp_path) == sorted([first.version, second.version])
     assert latest_version(tmp_path) == first.version  # the unpublished one waits
 
 
-def test_frozen_heads_are_carried_into_a_fine_tuned_version(encoder: str,
-                                                            tmp_path: Path) -> None:
+def test_frozen_heads_are_carried_into_a_fine_tuned_version(encoder: str, tmp_path: Path) -> None:
     examples = load_examples(FIXTURE)
-    prio = [type(e)(e.text, {"priority": "urgent" if i % 2 else "low"})
-            for i, e in enumerate(examples)]
+    prio = [
+        type(e)(e.text, {"priority": "urgent" if i % 2 else "low"}) for i, e in enumerate(examples)
+    ]
     frozen = FinetuneConfig(epochs=2, freeze_encoder=True)
     first = train_version(prio, encoder, tmp_path, CPU, frozen)
     assert not (first.path / "encoder").exists()  # heads only: the base encoder is used
 
-    second = train_version(examples, encoder, tmp_path, CPU,
-                           FinetuneConfig(epochs=1, batch_size=32, max_length=16))
+    second = train_version(
+        examples, encoder, tmp_path, CPU, FinetuneConfig(epochs=1, batch_size=32, max_length=16)
+    )
     assert second.carried_over == ["priority"]
     clf = TicketClassifier(encoder, load_taxonomy(), tmp_path, CPU)
     assert clf.version == second.version

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from worker.classifier.heads import Head
 from worker.training.calibration import fit_inverse_temperature, nll
 from worker.training.metrics import Confusion, evaluate, expected_calibration_error
 
@@ -50,3 +51,13 @@ def test_temperature_scaling_undoes_overconfidence() -> None:
     assert scale == pytest.approx(1 / 3, rel=0.1)
     assert nll(overconfident, targets, scale) < nll(overconfident, targets) - 0.3
     assert fit_inverse_temperature(torch.empty(0, 5), torch.empty(0)) == 1.0
+
+
+def test_rescaling_a_head_divides_every_logit_by_the_temperature() -> None:
+    torch.manual_seed(1)
+    emb = torch.randn(6, 8)
+    head = Head(["a", "b", "c"], torch.randn(3, 8), torch.randn(3), scale=2.0)
+    before = head.logits(emb)
+    head.rescale(0.25)
+    assert torch.allclose(head.logits(emb), 0.25 * before, atol=1e-6)
+    assert torch.equal(head.probs(emb).argmax(-1), before.argmax(-1))

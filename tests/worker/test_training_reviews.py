@@ -18,32 +18,71 @@ from worker.classifier.artifacts import latest_version
 from worker.training.from_reviews import review_examples
 
 
-def reviewed(session: Session, n: int, decision: ReviewDecision,
-             predicted: tuple[str, str, str], **corrections: Any) -> None:
+def reviewed(
+    session: Session,
+    n: int,
+    decision: ReviewDecision,
+    predicted: tuple[str, str, str],
+    **corrections: Any,
+) -> None:
     ticket = make_ticket(session, external_id=str(n), subject=f"ticket {n}", body=f"body {n}")
     category, priority, sentiment = predicted
     result = TriageResult(
-        ticket_id=ticket.id, category=category, category_confidence=0.6, priority=priority,
-        priority_confidence=0.6, sentiment=sentiment, sentiment_confidence=0.6, language="en",
-        language_confidence=0.9, draft_reply="...", classifier_model="m",
-        classifier_version="zero-shot", draft_model="d", engine_instance="e", worker="w")
+        ticket_id=ticket.id,
+        category=category,
+        category_confidence=0.6,
+        priority=priority,
+        priority_confidence=0.6,
+        sentiment=sentiment,
+        sentiment_confidence=0.6,
+        language="en",
+        language_confidence=0.9,
+        draft_reply="...",
+        classifier_model="m",
+        classifier_version="zero-shot",
+        draft_model="d",
+        engine_instance="e",
+        worker="w",
+    )
     session.add(result)
     session.commit()
-    session.add(Review(ticket_id=ticket.id, triage_result_id=result.id, decision=decision,
-                       reviewer="rita", **corrections))
+    session.add(
+        Review(
+            ticket_id=ticket.id,
+            triage_result_id=result.id,
+            decision=decision,
+            reviewer="rita",
+            **corrections,
+        )
+    )
     session.commit()
 
 
 @pytest.fixture
 def reviews(session: Session) -> None:
     reviewed(session, 1, ReviewDecision.approve, ("billing", "normal", "neutral"))
-    reviewed(session, 2, ReviewDecision.reject, ("other", "low", "neutral"),
-             corrected_category="refund_cancellation")
+    reviewed(
+        session,
+        2,
+        ReviewDecision.reject,
+        ("other", "low", "neutral"),
+        corrected_category="refund_cancellation",
+    )
     reviewed(session, 3, ReviewDecision.reject, ("complaint", "urgent", "negative"))
-    reviewed(session, 4, ReviewDecision.edit, ("billing", "high", "negative"),
-             corrected_priority="urgent")
-    reviewed(session, 5, ReviewDecision.approve, ("technical_issue", "high", "positive"),
-             corrected_sentiment="negative")
+    reviewed(
+        session,
+        4,
+        ReviewDecision.edit,
+        ("billing", "high", "negative"),
+        corrected_priority="urgent",
+    )
+    reviewed(
+        session,
+        5,
+        ReviewDecision.approve,
+        ("technical_issue", "high", "positive"),
+        corrected_sentiment="negative",
+    )
 
 
 def test_review_labels_follow_the_rules(session: Session, reviews: None) -> None:
@@ -53,16 +92,24 @@ def test_review_labels_follow_the_rules(session: Session, reviews: None) -> None
         "ticket 2\nbody 2": {"category": "refund_cancellation"},  # rejected: only the correction
         # ticket 3: rejected without a correction -> not used at all
         "ticket 4\nbody 4": {"category": "billing", "priority": "urgent", "sentiment": "negative"},
-        "ticket 5\nbody 5": {"category": "technical_issue", "priority": "high",
-                             "sentiment": "negative"},
+        "ticket 5\nbody 5": {
+            "category": "technical_issue",
+            "priority": "high",
+            "sentiment": "negative",
+        },
     }
 
 
 @pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path],
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name, value in {"DATABASE_URL": db_url, "DATA_DIR": str(tmp_path), "DEVICE": "cpu",
-                        "ENCODER_MODEL": str(tiny_models[1])}.items():
+def cli_env(
+    db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    for name, value in {
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(tmp_path),
+        "DEVICE": "cpu",
+        "ENCODER_MODEL": str(tiny_models[1]),
+    }.items():
         monkeypatch.setenv(f"TICKETFLOW_{name}", value)
     get_settings.cache_clear()
     yield tmp_path / "heads"
@@ -70,8 +117,9 @@ def cli_env(db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path],
 
 
 def test_train_from_db_uses_the_corrected_labels(reviews: None, cli_env: Path) -> None:
-    result = CliRunner().invoke(app, ["train", "--from-db", "--epochs", "1",
-                                      "--calib-fraction", "0"])
+    result = CliRunner().invoke(
+        app, ["train", "--from-db", "--epochs", "1", "--calib-fraction", "0"]
+    )
     assert result.exit_code == 0, result.output
     version = latest_version(cli_env)
     assert version is not None

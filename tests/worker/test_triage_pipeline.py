@@ -71,3 +71,18 @@ def test_unreachable_database_is_transient(tmp_path) -> None:
     dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1")
     with pytest.raises(TransientError, match="database unavailable"):
         _run(dead, FakeEngine(), 1)
+
+
+def test_result_records_the_version_that_labelled_it(session: Session, db_engine: DbEngine) -> None:
+    """A reload between classify and store must not re-stamp the result with the new version."""
+    from dataclasses import replace
+
+    class ReloadingEngine(FakeEngine):
+        def classify(self, texts):  # type: ignore[no-untyped-def]
+            out = [replace(c, classifier_version="v-old") for c in super().classify(texts)]
+            self.info = replace(self.info, classifier_version="v-new")  # reload right after
+            return out
+
+    t = make_ticket(session)
+    _run(db_engine, ReloadingEngine(), t.id)
+    assert session.exec(select(TriageResult)).one().classifier_version == "v-old"

@@ -46,12 +46,16 @@ def list_versions(heads_dir: Path) -> list[str]:
     """Complete versions on disk, oldest first."""
     if not heads_dir.is_dir():
         return []
-    return sorted(p.name for p in heads_dir.iterdir()
-                  if not p.name.startswith(".") and (p / HEADS_FILE).exists())
+    return sorted(
+        p.name
+        for p in heads_dir.iterdir()
+        if not p.name.startswith(".") and (p / HEADS_FILE).exists()
+    )
 
 
-def load_artifact(heads_dir: Path,
-                  version: str) -> tuple[dict[str, Head], dict[str, Any], Path | None]:
+def load_artifact(
+    heads_dir: Path, version: str
+) -> tuple[dict[str, Head], dict[str, Any], Path | None]:
     """Heads per field, the metadata, and the fine-tuned encoder dir if the version has one."""
     vdir = heads_dir / version
     if not (vdir / HEADS_FILE).exists():
@@ -72,9 +76,14 @@ def publish(heads_dir: Path, version: str) -> None:
     os.replace(tmp, heads_dir / LATEST)
 
 
-def save_artifact(heads_dir: Path, version: str, heads: dict[str, Head], meta: dict[str, Any],
-                  publish_now: bool = True,
-                  write_encoder: Callable[[Path], None] | None = None) -> Path:
+def save_artifact(
+    heads_dir: Path,
+    version: str,
+    heads: dict[str, Head],
+    meta: dict[str, Any],
+    publish_now: bool = True,
+    write_encoder: Callable[[Path], None] | None = None,
+) -> Path:
     """Write a version whole (``write_encoder`` fills ``encoder/``), then optionally publish."""
     heads_dir.mkdir(parents=True, exist_ok=True)
     final = heads_dir / version

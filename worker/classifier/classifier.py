@@ -15,7 +15,8 @@ from shared.errors import ConfigError
 from shared.taxonomy import TAXONOMY_FIELDS, Taxonomy
 from worker.classifier.artifacts import latest_version, load_artifact
 from worker.classifier.encoder import SentenceEncoder
-from worker.classifier.heads import ARTIFACT_ENCODER, BASE_ENCODER, Head, zero_shot_head
+from worker.classifier.heads import ARTIFACT_ENCODER, BASE_ENCODER, Head
+from worker.classifier.zero_shot import zero_shot_heads
 from worker.engine.base import Label
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,14 @@ class TicketClassifier:
     fine-tuned encoder no longer places tickets near the taxonomy's descriptions.
     """
 
-    def __init__(self, encoder_spec: str, taxonomy: Taxonomy, heads_dir: Path,
-                 device: torch.device, top_k: int = 3) -> None:
+    def __init__(
+        self,
+        encoder_spec: str,
+        taxonomy: Taxonomy,
+        heads_dir: Path,
+        device: torch.device,
+        top_k: int = 3,
+    ) -> None:
         self.encoder_spec = encoder_spec
         self.taxonomy = taxonomy
         self.heads_dir = heads_dir
@@ -52,17 +59,9 @@ class TicketClassifier:
         self._reload_lock = threading.Lock()
         self._failed: set[str] = set()
         self.base_encoder = SentenceEncoder(encoder_spec, device)
-        self._zero_shot = self._zero_shot_heads()
+        self._zero_shot = zero_shot_heads(self.base_encoder, taxonomy)
         self._state = _Loaded(ZERO_SHOT_VERSION, dict(self._zero_shot))
         self.maybe_reload()
-
-    def _zero_shot_heads(self) -> dict[str, Head]:
-        heads = {}
-        for f in FIELDS:
-            table: dict[str, str] = getattr(self.taxonomy, TAXONOMY_FIELD[f])
-            emb = self.base_encoder.embed([f"{k.replace('_', ' ')}: {v}" for k, v in table.items()])
-            heads[f] = zero_shot_head(list(table), emb)
-        return heads
 
     @property
     def version(self) -> str:
@@ -92,8 +91,9 @@ class TicketClassifier:
                 self.use_version(version)
             except Exception:
                 self._failed.add(version)
-                log.exception("classifier version %s failed to load; staying on %s", version,
-                              self.version)
+                log.exception(
+                    "classifier version %s failed to load; staying on %s", version, self.version
+                )
                 return False
             return True
         finally:
@@ -106,20 +106,24 @@ class TicketClassifier:
             if head.encoder == BASE_ENCODER and head.kind != "zero-shot":
                 trained_on = meta.get("base_encoder", self.encoder_spec)
                 if trained_on != self.encoder_spec or head.weight.shape[1] != self.base_encoder.dim:
-                    raise ConfigError(f"version {version}: head {f!r} was trained on encoder "
-                                      f"{trained_on}, this worker runs {self.encoder_spec}")
+                    raise ConfigError(
+                        f"version {version}: head {f!r} was trained on encoder "
+                        f"{trained_on}, this worker runs {self.encoder_spec}"
+                    )
         tuned = None
         if any(h.encoder == ARTIFACT_ENCODER for h in heads.values()):
             if encoder_dir is None:
                 raise ConfigError(f"version {version}: heads need the artifact's encoder/")
-            tuned = SentenceEncoder(str(encoder_dir), self.device,
-                                    max_length=int(meta.get("max_length", 256)))
+            tuned = SentenceEncoder(
+                str(encoder_dir), self.device, max_length=int(meta.get("max_length", 256))
+            )
             tuned.embed(["warm-up"])  # a broken encoder shows here, not on a ticket
         self._state = _Loaded(version, {**self._zero_shot, **heads}, tuned, meta)
         log.info("classifier now at version %s (%s)", version, meta.get("summary", ""))
 
-    def probabilities(self, texts: Sequence[str]) -> tuple[str, dict[str, Head],
-                                                           dict[str, torch.Tensor]]:
+    def probabilities(
+        self, texts: Sequence[str]
+    ) -> tuple[str, dict[str, Head], dict[str, torch.Tensor]]:
         """The version used, its heads, and each field's (n_texts, n_labels) probabilities."""
         state = self._state
         emb: dict[str, torch.Tensor] = {}
@@ -140,8 +144,10 @@ class TicketClassifier:
             labels_of = heads[f].labels
             top = torch.topk(p, min(self.top_k, len(labels_of)), dim=-1)
             for i in range(len(texts)):
-                labels = [Label(labels_of[j], round(float(v), 4))
-                          for v, j in zip(top.values[i], top.indices[i], strict=True)]
+                labels = [
+                    Label(labels_of[j], round(float(v), 4))
+                    for v, j in zip(top.values[i], top.indices[i], strict=True)
+                ]
                 out[i][f] = (labels[0], labels[1:])
         return out
 

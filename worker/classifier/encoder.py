@@ -30,7 +30,10 @@ class SentenceEncoder:
     def encode_batch(self, texts: Sequence[str]) -> torch.Tensor:
         """Embeddings with gradients when the model is in training mode (fine-tuning)."""
         enc = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_length,
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
             return_tensors="pt",
         ).to(self.device)
         out = self.model(**enc).last_hidden_state

@@ -29,6 +29,8 @@ class Classification:
     sentiment: Label
     language: Label
     alternatives: dict[str, list[Label]] = field(default_factory=dict)
+    # The classifier version that produced these labels (a reload may happen between batches).
+    classifier_version: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class TransformersEngine:
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         self.maybe_reload_classifier()
+        version = self.classifier.version  # reloads happen only above, on this thread
         scored = self.classifier.classify(texts)
         out = []
         for text, fields in zip(texts, scored, strict=True):
@@ -86,6 +87,7 @@ class TransformersEngine:
                     sentiment=fields["sentiment"][0],
                     language=self.language.detect(text),
                     alternatives=alternatives,
+                    classifier_version=version,
                 )
             )
         return out

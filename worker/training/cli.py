@@ -21,8 +21,10 @@ console = Console(stderr=True)
 
 FILE_HELP = "Labelled .csv (with a header) or .jsonl file."
 TEXT_HELP = "Text column(s); several, comma-separated, are joined (e.g. subject,body)."
-FIELD_HELP = ("FIELD or FIELD=COLUMN, repeatable (fields: category, priority, sentiment). "
-              "Default: every column named like a field.")
+FIELD_HELP = (
+    "FIELD or FIELD=COLUMN, repeatable (fields: category, priority, sentiment). "
+    "Default: every column named like a field."
+)
 
 
 def _fail(err: Exception) -> typer.Exit:
@@ -46,21 +48,30 @@ def _file_examples(file: Path, text_column: str, field: list[str]) -> list[Any]:
 
 def train(
     file: Path | None = typer.Option(None, "--file", help=FILE_HELP),
-    from_db: bool = typer.Option(False, "--from-db", help="Also train on reviewed tickets "
-                                 "(corrected labels win; approvals confirm the predictions)."),
+    from_db: bool = typer.Option(
+        False,
+        "--from-db",
+        help="Also train on reviewed tickets "
+        "(corrected labels win; approvals confirm the predictions).",
+    ),
     text_column: str = typer.Option("text", help=TEXT_HELP),
     field: list[str] = typer.Option([], "--field", "-f", help=FIELD_HELP),
     epochs: int | None = typer.Option(None, help="Passes over the data; default: by data size."),
     lr: float = typer.Option(8e-5, help="Encoder learning rate."),
     batch_size: int = typer.Option(32, min=1),
     max_length: int = typer.Option(128, min=8, help="Tokens per text while training."),
-    calib_fraction: float = typer.Option(0.1, min=0.0, max=0.5, help="Share of each label "
-                                         "held out to fit the confidence temperature."),
+    calib_fraction: float = typer.Option(
+        0.1,
+        min=0.0,
+        max=0.5,
+        help="Share of each label held out to fit the confidence temperature.",
+    ),
     frozen: bool = typer.Option(False, help="Keep the encoder frozen; train the heads only."),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, min=0, help="CPU threads for torch; 0 = torch's default."),
-    publish: bool = typer.Option(True, help="Point LATEST at the new version (workers pick it "
-                                 "up within a minute)."),
+    publish: bool = typer.Option(
+        True, help="Point LATEST at the new version (workers pick it up within a minute)."
+    ),
 ) -> None:
     """Train the classification heads and save them as a new classifier version."""
     settings = _settings()
@@ -85,23 +96,46 @@ def train(
             console.print(f"{len(reviewed)} reviewed ticket(s) from the database")
             examples += reviewed
             sources.append("reviews")
-        cfg = FinetuneConfig(epochs=epochs, lr_encoder=lr, batch_size=batch_size,
-                             max_length=max_length, freeze_encoder=frozen, seed=seed)
-        report = train_version(examples, settings.encoder_model, settings.heads_dir,
-                               pick_device(settings.device), cfg, calib_fraction=calib_fraction,
-                               publish=publish, source=" + ".join(sources),
-                               progress=console.print)
+        cfg = FinetuneConfig(
+            epochs=epochs,
+            lr_encoder=lr,
+            batch_size=batch_size,
+            max_length=max_length,
+            freeze_encoder=frozen,
+            seed=seed,
+        )
+        report = train_version(
+            examples,
+            settings.encoder_model,
+            settings.heads_dir,
+            pick_device(settings.device),
+            cfg,
+            calib_fraction=calib_fraction,
+            publish=publish,
+            source=" + ".join(sources),
+            progress=console.print,
+        )
     except ConfigError as err:
         raise _fail(err) from None
     table = Table(title=f"classifier version {report.version} ({report.seconds:.0f}s)")
     for col in ("field", "labels", "train", "calib", "calib acc", "1/T", "NLL before→after"):
         table.add_column(col, justify="left" if col == "field" else "right")
     for f, s in report.fields.items():
-        nll = (f"{s.calib_nll_before:.3f}→{s.calib_nll_after:.3f}"
-               if s.calib_nll_before is not None and s.calib_nll_after is not None else "-")
+        nll = (
+            f"{s.calib_nll_before:.3f}→{s.calib_nll_after:.3f}"
+            if s.calib_nll_before is not None and s.calib_nll_after is not None
+            else "-"
+        )
         acc = f"{s.calib_accuracy:.3f}" if s.calib_accuracy is not None else "-"
-        table.add_row(f, str(s.labels), str(s.train_examples), str(s.calib_examples), acc,
-                      f"{s.scale:.2f}", nll)
+        table.add_row(
+            f,
+            str(s.labels),
+            str(s.train_examples),
+            str(s.calib_examples),
+            acc,
+            f"{s.scale:.2f}",
+            nll,
+        )
     Console().print(table)
     if report.carried_over:
         console.print(f"kept from the previous version: {', '.join(report.carried_over)}")
@@ -131,17 +165,30 @@ def eval_cmd(
         torch.set_num_threads(threads)
     try:
         examples = _file_examples(file, text_column, field)
-        clf = TicketClassifier(settings.encoder_model, load_taxonomy(settings.taxonomy_file),
-                               settings.heads_dir, pick_device(settings.device))
+        clf = TicketClassifier(
+            settings.encoder_model,
+            load_taxonomy(settings.taxonomy_file),
+            settings.heads_dir,
+            pick_device(settings.device),
+        )
         if version:
             clf.use_version(version)
     except (ConfigError, FileNotFoundError) as err:
         raise _fail(err) from None
     reports = evaluate_examples(clf, examples, top_confused=top_confused)
     if as_json:
-        typer.echo(json.dumps({"version": clf.version, "encoder": clf.model_id,
-                               "file": str(file), "examples": len(examples),
-                               "fields": {f: r.to_dict() for f, r in reports.items()}}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "version": clf.version,
+                    "encoder": clf.model_id,
+                    "file": str(file),
+                    "examples": len(examples),
+                    "fields": {f: r.to_dict() for f, r in reports.items()},
+                },
+                indent=2,
+            )
+        )
         return
     from worker.training.report import render_reports
 

@@ -35,8 +35,9 @@ def parse_field_specs(specs: Sequence[str]) -> dict[str, str]:
         field, _, column = spec.partition("=")
         field, column = field.strip(), (column or field).strip()
         if field not in TRAINABLE_FIELDS:
-            raise ConfigError(f"--field {spec!r}: field must be one of "
-                              f"{', '.join(TRAINABLE_FIELDS)}")
+            raise ConfigError(
+                f"--field {spec!r}: field must be one of {', '.join(TRAINABLE_FIELDS)}"
+            )
         out[field] = column
     return out
 
@@ -64,8 +65,9 @@ def _cell(row: dict[str, Any], column: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def load_examples(path: Path, text_columns: Sequence[str] = ("text",),
-                  fields: dict[str, str] | None = None) -> list[Example]:
+def load_examples(
+    path: Path, text_columns: Sequence[str] = ("text",), fields: dict[str, str] | None = None
+) -> list[Example]:
     """Examples from a file; ``fields`` maps field -> label column (default: columns named
     like a trainable field). Several text columns are joined (e.g. ``subject,body``)."""
     rows = read_rows(path)
@@ -74,14 +76,18 @@ def load_examples(path: Path, text_columns: Sequence[str] = ("text",),
     columns = set().union(*(r.keys() for r in rows))
     missing = [c for c in text_columns if c not in columns]
     if missing:
-        raise ConfigError(f"{path}: no text column {', '.join(missing)} (columns: "
-                          f"{', '.join(sorted(columns))}); use --text-column")
+        raise ConfigError(
+            f"{path}: no text column {', '.join(missing)} (columns: "
+            f"{', '.join(sorted(columns))}); use --text-column"
+        )
     if fields is None:
         fields = {f: f for f in TRAINABLE_FIELDS if f in columns}
     absent = [c for c in fields.values() if c not in columns]
     if not fields or absent:
-        raise ConfigError(f"{path}: no label column {', '.join(absent) or 'for any field'} "
-                          f"(columns: {', '.join(sorted(columns))}); use --field FIELD=COLUMN")
+        raise ConfigError(
+            f"{path}: no label column {', '.join(absent) or 'for any field'} "
+            f"(columns: {', '.join(sorted(columns))}); use --field FIELD=COLUMN"
+        )
     out = []
     for row in rows:
         text = TEXT_JOIN.join(_cell(row, c) for c in text_columns).strip()
@@ -105,8 +111,9 @@ def _strata(examples: Sequence[Example]) -> dict[str, list[int]]:
     return groups
 
 
-def stratified_split(examples: Sequence[Example], fraction: float,
-                     seed: int = 0) -> tuple[list[Example], list[Example]]:
+def stratified_split(
+    examples: Sequence[Example], fraction: float, seed: int = 0
+) -> tuple[list[Example], list[Example]]:
     """(rest, held_out) with about ``fraction`` of each label held out.
 
     A label keeps at least one example on the training side, so a rare label is never

@@ -9,8 +9,12 @@ from worker.training.data import Example
 from worker.training.metrics import FieldReport, evaluate
 
 
-def evaluate_examples(classifier: TicketClassifier, examples: Sequence[Example],
-                      batch_size: int = 64, top_confused: int = 10) -> dict[str, FieldReport]:
+def evaluate_examples(
+    classifier: TicketClassifier,
+    examples: Sequence[Example],
+    batch_size: int = 64,
+    top_confused: int = 10,
+) -> dict[str, FieldReport]:
     """Per labelled field: metrics of the classifier's top label and its confidence.
 
     Goes through ``TicketClassifier.classify``, the worker's own path, so what is measured
@@ -19,12 +23,17 @@ def evaluate_examples(classifier: TicketClassifier, examples: Sequence[Example],
     texts = [e.text for e in examples]
     scored = []
     for i in range(0, len(texts), batch_size):
-        scored.extend(classifier.classify(texts[i:i + batch_size]))
+        scored.extend(classifier.classify(texts[i : i + batch_size]))
     fields = sorted({f for e in examples for f in e.labels} & set(classifier.heads))
     reports = {}
     for f in fields:
-        rows = [(e.labels[f], s[f][0]) for e, s in zip(examples, scored, strict=True)
-                if f in e.labels]
-        reports[f] = evaluate([t for t, _ in rows], [p.name for _, p in rows],
-                              [p.confidence for _, p in rows], top_confused=top_confused)
+        rows = [
+            (e.labels[f], s[f][0]) for e, s in zip(examples, scored, strict=True) if f in e.labels
+        ]
+        reports[f] = evaluate(
+            [t for t, _ in rows],
+            [p.name for _, p in rows],
+            [p.confidence for _, p in rows],
+            top_confused=top_confused,
+        )
     return reports

@@ -11,7 +11,11 @@ moves confusable intents apart. Choices, and why:
   CPU or GPU supports it: about 8x faster than fp32 on two AVX-512 cores.
 - The word-embedding matrix (half of MiniLM's weights) stays frozen: cheaper steps, and rare
   words seen in training do not drift away from the ones seen only at inference.
-- Label smoothing keeps logits moderate; temperature scaling (``calibration``) does the rest.
+- Each label's name is one more example of it: with ten examples a label, "card arrival"
+  is a useful anchor (+1 point at 10-shot on a split of Banking77's training portion).
+- No label smoothing: it cost nearly 3 points at 10-shot there; temperature scaling
+  (``calibration``) handles confidence instead. Supervised contrastive loss was tried as
+  well and did not help.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import torch
 
 from worker.classifier.encoder import SentenceEncoder
 from worker.classifier.heads import ARTIFACT_ENCODER, BASE_ENCODER, Head
-from worker.training.contrastive import label_batches, supcon_loss
 from worker.training.data import Example
 
 Progress = Callable[[str], None]
@@ -39,7 +42,7 @@ class FinetuneConfig:
     """Defaults fixed on a split of Banking77's training portion (see bench/)."""
 
     epochs: int | None = None  # None: enough epochs for about ``min_steps`` optimiser steps
-    min_epochs: int = 4
+    min_epochs: int = 6
     max_epochs: int = 40
     min_steps: int = 600
     batch_size: int = 32
@@ -48,12 +51,10 @@ class FinetuneConfig:
     lr_head: float = 3e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    label_smoothing: float = 0.1
-    contrastive_weight: float = 0.0  # > 0 adds a supervised contrastive term (contrastive.py)
-    contrastive_per_label: int = 4
-    contrastive_temperature: float = 0.1
-    label_names: bool = False  # also train on each label's name ("card_arrival" -> "card arrival")
+    label_smoothing: float = 0.0
+    label_names: bool = True  # also train on each label's name ("card_arrival" -> "card arrival")
     init_scale: float = 20.0
+    train_word_embeddings: bool = False
     freeze_encoder: bool = False  # train heads only (fast; no encoder saved with the version)
     mixed_precision: bool = True  # bf16 autocast where the hardware has it
     seed: int = 0
@@ -88,8 +89,8 @@ def _length_batches(texts: Sequence[str], batch_size: int, rng: random.Random) -
     window = batch_size * 50
     batches: list[list[int]] = []
     for start in range(0, len(order), window):
-        chunk = sorted(order[start:start + window], key=lambda i: len(texts[i]))
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+        chunk = sorted(order[start : start + window], key=lambda i: len(texts[i]))
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
 
@@ -109,12 +110,13 @@ def _embed_all(encoder: SentenceEncoder, texts: Sequence[str], amp: bool) -> tor
     parts = []
     for i in range(0, len(texts), 128):
         with _autocast(encoder.device, amp):
-            parts.append(encoder.encode_batch(texts[i:i + 128]).float().cpu())
+            parts.append(encoder.encode_batch(texts[i : i + 128]).float().cpu())
     return torch.cat(parts) if parts else torch.empty(0, encoder.dim)
 
 
-def _centroid_init(emb: torch.Tensor, target: torch.Tensor, n_labels: int,
-                   scale: float) -> torch.nn.Linear:
+def _centroid_init(
+    emb: torch.Tensor, target: torch.Tensor, n_labels: int, scale: float
+) -> torch.nn.Linear:
     linear = torch.nn.Linear(emb.shape[1], n_labels)
     with torch.no_grad():
         weight = torch.zeros(n_labels, emb.shape[1])
@@ -125,10 +127,11 @@ def _centroid_init(emb: torch.Tensor, target: torch.Tensor, n_labels: int,
     return linear
 
 
-def _param_groups(encoder: SentenceEncoder, heads: torch.nn.ModuleDict,
-                  cfg: FinetuneConfig) -> list[dict[str, Any]]:
+def _param_groups(
+    encoder: SentenceEncoder, heads: torch.nn.ModuleDict, cfg: FinetuneConfig
+) -> list[dict[str, Any]]:
     word_emb = encoder.model.get_input_embeddings().weight
-    word_emb.requires_grad_(False)
+    word_emb.requires_grad_(cfg.train_word_embeddings)
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for name, p in encoder.model.named_parameters():
@@ -141,17 +144,26 @@ def _param_groups(encoder: SentenceEncoder, heads: torch.nn.ModuleDict,
     ]
 
 
-def _loss(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
-          smoothing: float) -> torch.Tensor | None:
-    parts = [torch.nn.functional.cross_entropy(out.float(), targets[f], ignore_index=-100,
-                                               label_smoothing=smoothing)
-             for f, out in logits.items() if bool((targets[f] >= 0).any())]
+def _loss(
+    logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], smoothing: float
+) -> torch.Tensor | None:
+    parts = [
+        torch.nn.functional.cross_entropy(
+            out.float(), targets[f], ignore_index=-100, label_smoothing=smoothing
+        )
+        for f, out in logits.items()
+        if bool((targets[f] >= 0).any())
+    ]
     return torch.stack(parts).sum() if parts else None
 
 
-def finetune(encoder: SentenceEncoder, examples: Sequence[Example],
-             labels: dict[str, list[str]], cfg: FinetuneConfig,
-             progress: Progress | None = None) -> dict[str, Head]:
+def finetune(
+    encoder: SentenceEncoder,
+    examples: Sequence[Example],
+    labels: dict[str, list[str]],
+    cfg: FinetuneConfig,
+    progress: Progress | None = None,
+) -> dict[str, Head]:
     """Train ``encoder`` (in place, unless frozen) and one head per field of ``labels``.
 
     Returns uncalibrated heads (``scale`` 1.0); the encoder is left in eval mode.
@@ -161,13 +173,19 @@ def finetune(encoder: SentenceEncoder, examples: Sequence[Example],
     rng = random.Random(cfg.seed)
     amp = cfg.mixed_precision and bf16_available(encoder.device)
     if cfg.label_names:
-        examples = [*examples, *(Example(n.replace("_", " "), {f: n})
-                                 for f, names in labels.items() for n in names)]
+        examples = [
+            *examples,
+            *(Example(n.replace("_", " "), {f: n}) for f, names in labels.items() for n in names),
+        ]
     texts = [e.text for e in examples]
     targets = _targets(examples, labels)
     emb = _embed_all(encoder, texts, amp)
-    heads = torch.nn.ModuleDict({f: _centroid_init(emb, targets[f], len(names), cfg.init_scale)
-                                 for f, names in labels.items()}).to(encoder.device)
+    heads = torch.nn.ModuleDict(
+        {
+            f: _centroid_init(emb, targets[f], len(names), cfg.init_scale)
+            for f, names in labels.items()
+        }
+    ).to(encoder.device)
     epochs = cfg.epochs_for(len(examples))
     if cfg.freeze_encoder:
         _train_heads_only(heads, emb.to(encoder.device), targets, cfg, epochs, rng)
@@ -178,36 +196,42 @@ def finetune(encoder: SentenceEncoder, examples: Sequence[Example],
     out = {}
     for f, names in labels.items():
         linear: torch.nn.Linear = heads[f]  # type: ignore[assignment]
-        out[f] = Head(labels=list(names), weight=linear.weight.detach().float().cpu().clone(),
-                      bias=linear.bias.detach().float().cpu().clone(), encoder=kind)
+        out[f] = Head(
+            labels=list(names),
+            weight=linear.weight.detach().float().cpu().clone(),
+            bias=linear.bias.detach().float().cpu().clone(),
+            encoder=kind,
+        )
     return out
 
 
-def _train_end_to_end(encoder: SentenceEncoder, heads: torch.nn.ModuleDict, texts: list[str],
-                      targets: dict[str, torch.Tensor], cfg: FinetuneConfig, epochs: int,
-                      rng: random.Random, amp: bool, say: Progress) -> None:
+def _train_end_to_end(
+    encoder: SentenceEncoder,
+    heads: torch.nn.ModuleDict,
+    texts: list[str],
+    targets: dict[str, torch.Tensor],
+    cfg: FinetuneConfig,
+    epochs: int,
+    rng: random.Random,
+    amp: bool,
+    say: Progress,
+) -> None:
     opt = torch.optim.AdamW(_param_groups(encoder, heads, cfg))
     steps = epochs * math.ceil(len(texts) / cfg.batch_size)
     warmup = max(1, int(cfg.warmup_ratio * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
-    primary = next(iter(targets))  # category when it is trained
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
     encoder.model.train()
     t0 = time.perf_counter()
     for epoch in range(epochs):
         total, n = 0.0, 0
-        batches = (label_batches(targets[primary].tolist(), cfg.contrastive_per_label,
-                                 cfg.batch_size, rng) if cfg.contrastive_weight > 0
-                   else _length_batches(texts, cfg.batch_size, rng))
-        for batch in batches:
+        for batch in _length_batches(texts, cfg.batch_size, rng):
             with _autocast(encoder.device, amp):
                 emb = encoder.encode_batch([texts[i] for i in batch])
                 logits = {f: head(emb) for f, head in heads.items()}
             batch_targets = {f: t[batch].to(encoder.device) for f, t in targets.items()}
             loss = _loss(logits, batch_targets, cfg.label_smoothing)
-            if cfg.contrastive_weight > 0 and loss is not None:
-                loss = loss + cfg.contrastive_weight * supcon_loss(
-                    emb, batch_targets[primary], cfg.contrastive_temperature)
             if loss is None:
                 continue
             opt.zero_grad(set_to_none=True)
@@ -216,23 +240,33 @@ def _train_end_to_end(encoder: SentenceEncoder, heads: torch.nn.ModuleDict, text
             opt.step()
             sched.step()
             total, n = total + loss.item(), n + 1
-        say(f"epoch {epoch + 1}/{epochs}: loss {total / max(n, 1):.4f} "
-            f"({time.perf_counter() - t0:.0f}s)")
+        say(
+            f"epoch {epoch + 1}/{epochs}: loss {total / max(n, 1):.4f} "
+            f"({time.perf_counter() - t0:.0f}s)"
+        )
 
 
-def _train_heads_only(heads: torch.nn.ModuleDict, emb: torch.Tensor,
-                      targets: dict[str, torch.Tensor], cfg: FinetuneConfig, epochs: int,
-                      rng: random.Random) -> None:
+def _train_heads_only(
+    heads: torch.nn.ModuleDict,
+    emb: torch.Tensor,
+    targets: dict[str, torch.Tensor],
+    cfg: FinetuneConfig,
+    epochs: int,
+    rng: random.Random,
+) -> None:
     """Multinomial logistic regression on frozen embeddings (mini-batch AdamW)."""
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr_head * 3, weight_decay=0.0)
     order = list(range(emb.shape[0]))
     size = cfg.batch_size * 4
     for _ in range(max(epochs, 1) * 5):
         rng.shuffle(order)
-        for batch in (order[i:i + size] for i in range(0, len(order), size)):
+        for batch in (order[i : i + size] for i in range(0, len(order), size)):
             logits = {f: head(emb[batch]) for f, head in heads.items()}
-            loss = _loss(logits, {f: t[batch].to(emb.device) for f, t in targets.items()},
-                         cfg.label_smoothing)
+            loss = _loss(
+                logits,
+                {f: t[batch].to(emb.device) for f, t in targets.items()},
+                cfg.label_smoothing,
+            )
             if loss is not None:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -50,9 +50,11 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den) if den else 0.0
 
 
-def expected_calibration_error(confidence: Sequence[float] | np.ndarray,
-                               correct: Sequence[bool] | np.ndarray,
-                               bins: int = ECE_BINS) -> float:
+def expected_calibration_error(
+    confidence: Sequence[float] | np.ndarray,
+    correct: Sequence[bool] | np.ndarray,
+    bins: int = ECE_BINS,
+) -> float:
     """Sum over equal-width confidence bins of |accuracy - mean confidence| x bin share.
 
     Bins are ``(i/bins, (i+1)/bins]``; a confidence of exactly 0 falls in the first one.
@@ -80,8 +82,13 @@ def most_confused(y_true: Sequence[str], y_pred: Sequence[str], top: int = 10) -
     return [Confusion(t, p, n) for (t, p), n in ranked[:top]]
 
 
-def evaluate(y_true: Sequence[str], y_pred: Sequence[str], confidence: Sequence[float],
-             bins: int = ECE_BINS, top_confused: int = 10) -> FieldReport:
+def evaluate(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    confidence: Sequence[float],
+    bins: int = ECE_BINS,
+    top_confused: int = 10,
+) -> FieldReport:
     """All the numbers ``ticketflow eval`` shows for one field."""
     if not (len(y_true) == len(y_pred) == len(confidence)):
         raise ValueError("y_true, y_pred and confidence must have the same length")

@@ -13,8 +13,14 @@ def summary_table(version: str, reports: dict[str, FieldReport]) -> Table:
     for col in ("field", "n", "accuracy", "macro-F1", f"ECE ({ECE_BINS} bins)", "mean conf."):
         table.add_column(col, justify="left" if col == "field" else "right")
     for f, r in reports.items():
-        table.add_row(f, str(r.n), f"{r.accuracy:.4f}", f"{r.macro_f1:.4f}", f"{r.ece:.4f}",
-                      f"{r.mean_confidence:.4f}")
+        table.add_row(
+            f,
+            str(r.n),
+            f"{r.accuracy:.4f}",
+            f"{r.macro_f1:.4f}",
+            f"{r.ece:.4f}",
+            f"{r.mean_confidence:.4f}",
+        )
     return table
 
 
@@ -24,8 +30,9 @@ def per_class_table(field: str, report: FieldReport) -> Table:
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for c in sorted(report.per_class, key=lambda c: (c.recall, c.label)):
-        table.add_row(c.label, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}",
-                      str(c.support))
+        table.add_row(
+            c.label, f"{c.precision:.3f}", f"{c.recall:.3f}", f"{c.f1:.3f}", str(c.support)
+        )
     return table
 
 
