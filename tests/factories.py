@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shared.models import Ticket
+from shared.models import Ticket, TriageResult
 
 
 def make_ticket(session: Session, **overrides: Any) -> Ticket:
@@ -22,3 +22,32 @@ def make_ticket(session: Session, **overrides: Any) -> Ticket:
     session.commit()
     session.refresh(ticket)
     return ticket
+
+
+def make_result(session: Session, ticket_id: int | None, **overrides: Any) -> TriageResult:
+    """A stored triage result; only the fields a test cares about need to be given."""
+    assert ticket_id is not None
+    fields: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "revision": 1,
+        "category": "other",
+        "category_confidence": 0.6,
+        "priority": "normal",
+        "priority_confidence": 0.6,
+        "sentiment": "neutral",
+        "sentiment_confidence": 0.6,
+        "language": "en",
+        "language_confidence": 0.9,
+        "draft_reply": "...",
+        "classifier_model": "m",
+        "classifier_version": "zero-shot",
+        "draft_model": "d",
+        "engine_instance": "e",
+        "worker": "w",
+    }
+    fields.update(overrides)
+    result = TriageResult(**fields)
+    session.add(result)
+    session.commit()
+    session.refresh(result)
+    return result

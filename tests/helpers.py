@@ -6,13 +6,14 @@ from shared.errors import TransientError
 
 
 class RecordingEnqueuer:
-    """Records what would be published; ``fail`` simulates Redis being down."""
+    """Records what would be published. ``fail`` simulates Redis being down; ``fail_after``
+    simulates it going away after that many messages."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, fail_after: int | None = None) -> None:
         self.sent: list[tuple[int, int, str]] = []
-        self.fail = fail
+        self.fail_after = 0 if fail else fail_after
 
     def send(self, ticket_id: int, revision: int, queue: str) -> None:
-        if self.fail:
-            raise TransientError("redis down (simulated)")
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise TransientError("could not reach the queue: connection refused")
         self.sent.append((ticket_id, revision, queue))

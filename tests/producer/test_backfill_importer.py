@@ -12,26 +12,13 @@ from producer.backfill.errors import QueueUnavailable
 from producer.backfill.importer import ImportCounts, Importer
 from producer.backfill.ratelimit import RateLimiter
 from producer.backfill.reader import InvalidRow, RowReader
-from shared.errors import TransientError
 from shared.models import Ticket
 from tests.factories import make_ticket
+from tests.helpers import RecordingEnqueuer
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SAMPLE = FIXTURES / "banking77_sample.csv"
 QUEUE = "tickets.backfill"
-
-
-class RecordingEnqueuer:
-    """Stands in for Redis; ``fail_after`` simulates the broker going away mid-run."""
-
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.sent: list[tuple[int, int, str]] = []
-        self.fail_after = fail_after
-
-    def send(self, ticket_id: int, revision: int, queue: str) -> None:
-        if self.fail_after is not None and len(self.sent) >= self.fail_after:
-            raise TransientError("could not reach the queue: connection refused")
-        self.sent.append((ticket_id, revision, queue))
 
 
 def run(session: Session, enqueuer: RecordingEnqueuer, path: Path = SAMPLE, **kw: object):

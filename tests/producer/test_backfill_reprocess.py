@@ -18,23 +18,12 @@ from producer.backfill.reprocess import (
     count_candidates,
     reprocess,
 )
-from shared.errors import TransientError
-from shared.models import Ticket, TicketStatus, TriageResult, utcnow
-from tests.factories import make_ticket
+from shared.models import Ticket, TicketStatus, utcnow
+from tests.factories import make_result, make_ticket
+from tests.helpers import RecordingEnqueuer
 
 QUEUE = "tickets.backfill"
 LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-class RecordingEnqueuer:
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.sent: list[tuple[int, int, str]] = []
-        self.fail_after = fail_after
-
-    def send(self, ticket_id: int, revision: int, queue: str) -> None:
-        if self.fail_after is not None and len(self.sent) >= self.fail_after:
-            raise TransientError("could not reach the queue: connection refused")
-        self.sent.append((ticket_id, revision, queue))
 
 
 def triaged(session: Session, revision: int = 1, **overrides: Any) -> Ticket:
@@ -55,28 +44,14 @@ def add_result(
     version: str = "clf-v1",
     draft: str = "draft-a",
 ) -> None:
-    assert ticket.id is not None
-    session.add(
-        TriageResult(
-            ticket_id=ticket.id,
-            revision=revision,
-            category=category,
-            category_confidence=0.9,
-            priority="normal",
-            priority_confidence=0.8,
-            sentiment="neutral",
-            sentiment_confidence=0.7,
-            language="en",
-            language_confidence=0.99,
-            draft_reply="Hello",
-            classifier_model="m",
-            classifier_version=version,
-            draft_model=draft,
-            engine_instance="e",
-            worker="w",
-        )
+    make_result(
+        session,
+        ticket.id,
+        revision=revision,
+        category=category,
+        classifier_version=version,
+        draft_model=draft,
     )
-    session.commit()
 
 
 def test_filters_select_by_status_dates_category_and_model(session: Session) -> None:

@@ -11,8 +11,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from shared.config import get_settings
-from shared.models import Review, ReviewDecision, TriageResult
-from tests.factories import make_ticket
+from shared.models import Review, ReviewDecision
+from tests.factories import make_result, make_ticket
 from ticketflow.cli import app
 from worker.classifier.artifacts import latest_version
 from worker.training.from_reviews import review_examples
@@ -27,25 +27,9 @@ def reviewed(
 ) -> None:
     ticket = make_ticket(session, external_id=str(n), subject=f"ticket {n}", body=f"body {n}")
     category, priority, sentiment = predicted
-    result = TriageResult(
-        ticket_id=ticket.id,
-        category=category,
-        category_confidence=0.6,
-        priority=priority,
-        priority_confidence=0.6,
-        sentiment=sentiment,
-        sentiment_confidence=0.6,
-        language="en",
-        language_confidence=0.9,
-        draft_reply="...",
-        classifier_model="m",
-        classifier_version="zero-shot",
-        draft_model="d",
-        engine_instance="e",
-        worker="w",
+    result = make_result(
+        session, ticket.id, category=category, priority=priority, sentiment=sentiment
     )
-    session.add(result)
-    session.commit()
     session.add(
         Review(
             ticket_id=ticket.id,

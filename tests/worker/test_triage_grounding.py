@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from producer.kb_import import import_paths, sample_kb_dir
 from shared.models import KbPassage, Review, ReviewDecision, Ticket, TriageResult
-from tests.factories import make_ticket
+from tests.factories import make_result, make_ticket
 from tests.worker.doubles import RecordingEngine
 from worker.engine.fake_engine import FakeEngine
 from worker.knowledge_base import KnowledgeBase
@@ -167,25 +167,7 @@ def test_history_summary_uses_review_and_skips_greeting(
     )
     with Session(db_engine) as s:
         assert past.id is not None
-        result = TriageResult(
-            ticket_id=past.id,
-            category="other",
-            category_confidence=0.4,
-            priority="normal",
-            priority_confidence=0.5,
-            sentiment="neutral",
-            sentiment_confidence=0.5,
-            language="en",
-            language_confidence=1,
-            draft_reply="...",
-            classifier_model="m",
-            classifier_version="1",
-            draft_model="d",
-            engine_instance="i",
-            worker="w",
-        )
-        s.add(result)
-        s.commit()
+        result = make_result(s, past.id, category="other", classifier_version="1")
         assert result.id is not None
         s.add(
             Review(
