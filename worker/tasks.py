@@ -51,7 +51,8 @@ def _shutdown(sender: Any = None, **_: Any) -> None:
         stop_runtime()
 
 
-@app.task(name=TRIAGE_TICKET, bind=True, acks_late=True, max_retries=None)
+# Not a shared task: Celery would otherwise register it on every app in the process.
+@app.task(name=TRIAGE_TICKET, bind=True, acks_late=True, max_retries=None, shared=False)
 def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
     # Normally loaded at worker start; a custom pool that skipped our hooks loads it here once.
     rt = get_runtime() if runtime_started() else start_runtime(get_settings())
