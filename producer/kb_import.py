@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from shared.errors import TicketflowError
@@ -57,6 +57,7 @@ class ImportSummary:
     created: int
     updated: int
     unchanged: int
+    removed: int = 0  # documents deleted because the import left them out (prune)
 
 
 # --- Chunking --------------------------------------------------------------------------------
@@ -247,8 +248,13 @@ def load_docs(paths: Iterable[Path]) -> list[KbDoc]:
 # --- Storing ---------------------------------------------------------------------------------
 
 
-def store_docs(session: Session, docs: Sequence[KbDoc]) -> ImportSummary:
-    """Replace each document's passages in one transaction; unchanged documents are skipped."""
+def store_docs(session: Session, docs: Sequence[KbDoc], prune: bool = False) -> ImportSummary:
+    """Replace each document's passages in one transaction; unchanged documents are skipped.
+
+    With ``prune`` the import is the whole knowledge base: documents it does not contain are
+    deleted in the same transaction, so an article removed from the help centre stops
+    grounding drafts.
+    """
     created = updated = unchanged = 0
     for doc in docs:
         existing = session.exec(
@@ -269,13 +275,60 @@ def store_docs(session: Session, docs: Sequence[KbDoc]) -> ImportSummary:
             KbPassage(doc_id=doc.doc_id, chunk=i, title=doc.title, url=doc.url, text=text)
             for i, text in enumerate(doc.chunks)
         )
+    removed = 0
+    if prune:
+        keep = {d.doc_id for d in docs}
+        stale = [d for d in stored_doc_ids(session) if d not in keep]
+        removed = _delete(session, stale)
     session.commit()
-    return ImportSummary(len(docs), sum(len(d.chunks) for d in docs), created, updated, unchanged)
+    return ImportSummary(
+        len(docs), sum(len(d.chunks) for d in docs), created, updated, unchanged, removed
+    )
 
 
-def import_paths(session: Session, paths: Iterable[Path]) -> ImportSummary:
+def import_paths(session: Session, paths: Iterable[Path], prune: bool = False) -> ImportSummary:
     """Import Markdown files/folders and JSONL files; raises ``KbImportError`` on a bad file."""
-    return store_docs(session, load_docs(paths))
+    docs = load_docs(paths)
+    if prune and not docs:
+        raise KbImportError("--prune with no documents would empty the knowledge base")
+    return store_docs(session, docs, prune=prune)
+
+
+def stored_doc_ids(session: Session) -> list[str]:
+    return list(session.exec(select(KbPassage.doc_id).distinct().order_by(KbPassage.doc_id)).all())
+
+
+def _delete(session: Session, doc_ids: Sequence[str]) -> int:
+    if doc_ids:
+        session.exec(delete(KbPassage).where(col(KbPassage.doc_id).in_(doc_ids)))
+    return len(doc_ids)
+
+
+def delete_docs(session: Session, doc_ids: Sequence[str]) -> int:
+    """Delete whole documents; an unknown id fails the call before anything is deleted."""
+    known = set(stored_doc_ids(session))
+    missing = [d for d in doc_ids if d not in known]
+    if missing:
+        raise KbImportError("no such document: " + ", ".join(missing))
+    removed = _delete(session, sorted(set(doc_ids)))
+    session.commit()
+    return removed
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    doc_id: str
+    title: str
+    passages: int
+
+
+def list_docs(session: Session) -> list[DocInfo]:
+    rows = session.exec(
+        select(KbPassage.doc_id, func.min(KbPassage.title), func.count(col(KbPassage.id)))
+        .group_by(col(KbPassage.doc_id))
+        .order_by(col(KbPassage.doc_id))
+    ).all()
+    return [DocInfo(d, t or "", int(n)) for d, t, n in rows]
 
 
 def sample_kb_dir() -> Path:

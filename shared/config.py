@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     kb_top_k: int = Field(3, ge=0, le=20, description="Help passages put in each prompt.")
     kb_min_similarity: float = Field(0.4, ge=-1.0, le=1.0, description="Below: not relevant.")
     kb_refresh_s: float = Field(30.0, ge=1.0, description="How often workers look for new KB.")
+    classifier_reload_s: float = Field(
+        30.0, ge=1.0, description="How often workers look for a newly published classifier."
+    )
     confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     # Queue behaviour.

@@ -88,9 +88,16 @@ def results_table(tickets: list[dict[str, Any]]) -> Table:
             f"{r['sentiment']} {r['sentiment_confidence']:.2f}",
             f"{r['language']} {r['language_confidence']:.2f}",
             _first_line(r["draft_reply"]),
-            ", ".join(sorted({c["doc_id"] for c in r["citations"]})) or "-",
+            _sources(r["citations"]),
         )
     return table
+
+
+def _sources(citations: list[dict[str, Any]]) -> str:
+    """Cited articles; the ones only shown to the model are in brackets."""
+    cited = sorted({c["doc_id"] for c in citations if c.get("cited")})
+    shown = sorted({c["doc_id"] for c in citations} - set(cited))
+    return ", ".join([*cited, *(f"({d})" for d in shown)]) or "-"
 
 
 def run_demo(

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from shared.errors import PermanentError, TransientError
 from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from worker.citations import annotate
 from worker.engine.base import Classification, Engine
 from worker.history import load_history
 from worker.knowledge_base import Hit, KnowledgeBase
@@ -56,7 +57,8 @@ class TriageOutput:
     classify_ms: int
     draft_ms: int
     batch_size: int
-    # The passages put in front of the model, numbered as in the prompt ([n]).
+    # The passages put in front of the model, numbered as in the prompt ([n]), each with
+    # ``cited``: whether the draft refers to it.
     citations: list[dict[str, Any]] = field(default_factory=list)
     retrieve_ms: int = 0
 
@@ -99,12 +101,11 @@ def run_batch(
     drafts = engine.draft(chats)
     t3 = time.perf_counter()
     c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
-    return [
-        TriageOutput(
-            lab, d, c_ms, d_ms, len(jobs), [citation(n, h) for n, h in enumerate(hs, start=1)], r_ms
-        )
-        for lab, d, hs in zip(labels, drafts, hits, strict=True)
-    ]
+    out = []
+    for lab, d, hs in zip(labels, drafts, hits, strict=True):
+        draft, cites = annotate(d, [citation(n, h) for n, h in enumerate(hs, start=1)])
+        out.append(TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms))
+    return out
 
 
 def _transient(err: Exception) -> TransientError:

@@ -17,7 +17,9 @@ from producer.kb_import import (
     CHUNK_CHARS,
     KbImportError,
     chunk_text,
+    delete_docs,
     import_paths,
+    list_docs,
     sample_kb_dir,
 )
 from shared.config import get_settings
@@ -204,6 +206,61 @@ def test_cli_missing_path(cli_env: None, tmp_path: Path) -> None:
     result = CliRunner().invoke(kb_cmd, ["import", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "no such file or folder" in result.stderr
+
+
+def test_prune_deletes_documents_left_out_of_the_import(session: Session, tmp_path: Path) -> None:
+    a = write(tmp_path / "kb" / "a.md", "# A\n\ntext a\n")
+    b = write(tmp_path / "kb" / "b.md", "# B\n\ntext b\n")
+    import_paths(session, [tmp_path / "kb"])
+    b.unlink()
+
+    kept = import_paths(session, [tmp_path / "kb"])  # without --prune nothing is deleted
+    assert kept.removed == 0 and {r.doc_id for r in passages(session)} == {"a", "b"}
+
+    pruned = import_paths(session, [tmp_path / "kb"], prune=True)
+    assert (pruned.removed, pruned.unchanged) == (1, 1)
+    assert {r.doc_id for r in passages(session)} == {"a"}
+    assert a.exists()
+    with pytest.raises(KbImportError, match="would empty"):
+        import_paths(session, [], prune=True)
+
+
+def test_delete_and_list(session: Session, tmp_path: Path) -> None:
+    import_paths(session, [write(tmp_path / "refunds.md", ARTICLE)])
+    import_paths(session, [write(tmp_path / "faq.md", "# FAQ\n\nshort\n")])
+    assert [(d.doc_id, d.title) for d in list_docs(session)] == [
+        ("faq", "FAQ"),
+        ("refunds", "Refunds policy"),
+    ]
+    assert list_docs(session)[1].passages == len(passages(session, "refunds")) > 1
+
+    with pytest.raises(KbImportError, match="no such document: nope"):
+        delete_docs(session, ["refunds", "nope"])
+    assert len(list_docs(session)) == 2  # nothing deleted when one id is unknown
+    assert delete_docs(session, ["refunds"]) == 1
+    assert [d.doc_id for d in list_docs(session)] == ["faq"]
+
+
+def test_cli_delete_list_and_prune(cli_env: None, session: Session, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    write(folder / "a.md", "# A\n\ntext a\n")
+    write(folder / "b.md", "# B\n\ntext b\n")
+    runner = CliRunner()
+    assert runner.invoke(kb_cmd, ["import", str(folder)]).exit_code == 0
+    listed = runner.invoke(kb_cmd, ["list"])
+    assert listed.exit_code == 0 and listed.stdout.splitlines() == ["a\t1\tA", "b\t1\tB"]
+
+    missing = runner.invoke(kb_cmd, ["delete", "zzz"])
+    assert missing.exit_code == 1 and "no such document: zzz" in missing.stderr
+    deleted = runner.invoke(kb_cmd, ["delete", "a"])
+    assert deleted.exit_code == 0 and "deleted 1 document(s)" in deleted.output
+
+    (folder / "b.md").unlink()
+    write(folder / "c.md", "# C\n\ntext c\n")
+    pruned = runner.invoke(kb_cmd, ["import", "--prune", str(folder)])
+    # a (deleted above, still on disk) and c come back as new; b, gone from disk, is removed
+    assert pruned.exit_code == 0 and "2 new" in pruned.output and "1 removed" in pruned.output
+    assert {r.doc_id for r in passages(session)} == {"a", "c"}
 
 
 def test_sample_kb_imports(session: Session) -> None:

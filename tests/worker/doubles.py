@@ -42,14 +42,15 @@ class HashingEmbedder:
 class RecordingEngine(FakeEngine):
     """The fake engine's labels and drafts, hashing embeddings, and a record of every chat."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: str | None = None) -> None:
         super().__init__()
         self.embedder = HashingEmbedder()
         self.chats: list[ChatMessages] = []
+        self.reply = reply  # when set, every draft is this text
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return self.embedder.embed(texts)
 
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
         self.chats.extend(chats)
-        return super().draft(chats)
+        return [self.reply for _ in chats] if self.reply is not None else super().draft(chats)

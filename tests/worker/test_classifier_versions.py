@@ -118,8 +118,10 @@ def test_worker_results_record_the_version_that_classified_them(
         max_new_tokens=4,
         data_dir=tmp_path,
         classifier_dir=heads_dir,
+        classifier_reload_s=3600,
     )
-    engine = TransformersEngine(settings, reload_check_s=3600)
+    engine = TransformersEngine(settings)
+    assert engine.reload_check_s == 3600
     first = make_ticket(session)
     _run(db_engine, engine, first.id)
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from producer.kb_import import KbDoc, import_paths, sample_kb_dir, store_docs
+from producer.kb_import import KbDoc, delete_docs, import_paths, sample_kb_dir, store_docs
 from shared.config import BUNDLED_ENCODER
 from tests.worker.doubles import HashingEmbedder
 from worker.engine.fake_engine import FakeEngine
@@ -112,6 +112,22 @@ def test_refreshes_after_an_import_at_most_every_refresh_s(
     clock.now += 60
     kb.retrieve(query)
     assert len(embedder.calls) == calls + 1, "unchanged table: only the query is embedded"
+
+
+def test_deleted_documents_leave_the_index_at_refresh(
+    session: Session, db_engine: DbEngine
+) -> None:
+    seed(session)
+    clock = Clock()
+    kb = KnowledgeBase(db_engine, HashingEmbedder(), refresh_s=1, clock=clock, min_similarity=0.1)
+    kb.load()
+    query = ["forgot password reset link"]
+    assert kb.retrieve(query)[0][0].passage.doc_id == "password"
+
+    delete_docs(session, ["password"])
+    clock.now += 5
+    assert all(h.passage.doc_id != "password" for h in kb.retrieve(query)[0])
+    assert kb.size == 2
 
 
 def test_refresh_failure_keeps_the_old_index(

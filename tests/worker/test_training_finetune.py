@@ -82,3 +82,39 @@ def test_frozen_heads_are_carried_into_a_fine_tuned_version(encoder: str, tmp_pa
     assert out["priority"][0].name in {"urgent", "low"}  # kept, not back to zero-shot
     assert out["category"][0].name in {e.labels["category"] for e in examples}
     assert out["sentiment"][0].name in load_taxonomy().sentiments  # never trained: zero-shot
+
+
+def test_fine_tuned_field_survives_a_run_that_trains_another(encoder: str, tmp_path: Path) -> None:
+    examples = load_examples(FIXTURE)
+    # Priority follows the intent, so the tiny encoder can learn it.
+    urgent = set(sorted({e.labels["category"] for e in examples})[::2])
+    prio = [
+        type(e)(e.text, {"priority": "urgent" if e.labels["category"] in urgent else "low"})
+        for e in examples
+    ]
+    first = train_version(prio, encoder, tmp_path, CPU, FAST, calib_fraction=0.2)
+    assert (first.path / "encoder").exists()  # priority now lives on a fine-tuned encoder
+    old = TicketClassifier(encoder, load_taxonomy(), tmp_path, CPU)
+    texts = [e.text for e in examples]
+    before = [r["priority"][0].name for r in old.classify(texts)]
+
+    cats = [type(e)(e.text, {"category": e.labels["category"]}) for e in examples]
+    second = train_version(cats, encoder, tmp_path, CPU, FAST, calib_fraction=0.2)
+
+    assert second.carried_over == [] and set(second.relabelled) == {"priority"}
+    assert 0 < second.relabelled["priority"] <= len(examples)
+    meta = json.loads((second.path / "meta.json").read_text())
+    assert meta["relabelled"]["version"] == first.version
+    new = TicketClassifier(encoder, load_taxonomy(), tmp_path, CPU)
+    assert new.version == second.version and new.heads["priority"].kind == "linear"
+    after = [r["priority"][0].name for r in new.classify(texts)]
+    agree = sum(a == b for a, b in zip(before, after, strict=True)) / len(texts)
+    assert agree > 0.7, agree  # the new encoder learnt what the old version predicted
+
+
+def test_nothing_is_relabelled_without_a_fine_tuned_version(encoder: str, tmp_path: Path) -> None:
+    examples = load_examples(FIXTURE)
+    report = train_version(examples, encoder, tmp_path, CPU, FAST, calib_fraction=0.2)
+    assert report.relabelled == {}
+    meta = json.loads((report.path / "meta.json").read_text())
+    assert meta["relabelled"] is None

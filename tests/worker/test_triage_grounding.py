@@ -68,7 +68,8 @@ def test_relevant_passages_are_cited_and_stored(
     first = result.citations[0]
     assert first["n"] == 1 and first["doc_id"] == "password-reset"
     assert first["url"] == "https://help.example.com/articles/password-reset"
-    assert set(first) == {"n", "doc_id", "chunk", "title", "url", "score"}
+    assert set(first) == {"n", "doc_id", "chunk", "title", "url", "score", "cited"}
+    assert not any(c["cited"] for c in result.citations)  # the fake draft cites nothing
     assert [c["n"] for c in result.citations] == list(range(1, len(result.citations) + 1))
     assert all(c["score"] >= kb.min_similarity for c in result.citations)
     (chat,) = engine.chats
@@ -76,6 +77,20 @@ def test_relevant_passages_are_cited_and_stored(
     for c in result.citations:  # what is stored is exactly what the model was shown
         assert f"[{c['n']}] {c['title']}\n" in user
     assert len(engine.embedder.calls) == index_calls + 1
+
+
+def test_draft_citations_are_flagged_and_unknown_numbers_removed(
+    session: Session, db_engine: DbEngine, engine: RecordingEngine, kb: KnowledgeBase
+) -> None:
+    engine.reply = "Use the reset link [1] within an hour [9]."
+    kb.min_similarity = -1.0  # show top_k passages, so some are left uncited
+    ticket = make_ticket(session, subject="Forgot password", body="The reset link never came.")
+
+    result = triage(db_engine, engine, ticket, kb)
+
+    assert result.draft_reply == "Use the reset link [1] within an hour."
+    assert len(result.citations) >= 2, "the test needs a shown passage left uncited"
+    assert [c["cited"] for c in result.citations] == [True] + [False] * (len(result.citations) - 1)
 
 
 def test_nothing_relevant_stores_no_citations(

@@ -19,12 +19,9 @@ from worker.language import LanguageDetector
 
 log = logging.getLogger(__name__)
 
-# How often (at most) classify looks at the classifier's LATEST marker for a newer version.
-RELOAD_CHECK_S = 30.0
-
 
 class TransformersEngine:
-    def __init__(self, settings: Settings, reload_check_s: float = RELOAD_CHECK_S) -> None:
+    def __init__(self, settings: Settings) -> None:
         device = pick_device(settings.device)
         t0 = time.perf_counter()
         self.classifier = TicketClassifier(
@@ -47,8 +44,9 @@ class TransformersEngine:
         self.load_seconds = {"classifier": round(t1 - t0, 2), "draft": round(t2 - t1, 2)}
         self.device = device
         self._instance = uuid.uuid4().hex
-        self.reload_check_s = reload_check_s
-        self._next_reload_check = time.monotonic() + reload_check_s
+        # How often (at most) classify looks at the LATEST marker for a newer version.
+        self.reload_check_s = settings.classifier_reload_s
+        self._next_reload_check = time.monotonic() + self.reload_check_s
         log.info("engine loaded on %s in %s", device, self.load_seconds)
 
     @property

@@ -139,6 +139,11 @@ def train(
     Console().print(table)
     if report.carried_over:
         console.print(f"kept from the previous version: {', '.join(report.carried_over)}")
+    if report.relabelled:
+        console.print(
+            "retrained on the previous version's confident predictions: "
+            + ", ".join(f"{f} ({n} examples)" for f, n in report.relabelled.items())
+        )
     state = "published (LATEST)" if report.published else "saved, not published"
     console.print(f"{state}: {report.path}")
 

@@ -28,6 +28,7 @@ from worker.classifier.heads import BASE_ENCODER, Head
 from worker.training.calibration import fit_inverse_temperature, nll
 from worker.training.data import TRAINABLE_FIELDS, Example, labels_of, stratified_split
 from worker.training.finetune import FinetuneConfig, Progress, finetune
+from worker.training.relabel import relabel_dropped_fields
 
 # Below this many examples the final model is refitted on all of them (see train_version).
 REFIT_BELOW = 3000
@@ -52,6 +53,8 @@ class TrainReport:
     seconds: float
     fields: dict[str, FieldSummary] = field(default_factory=dict)
     carried_over: list[str] = field(default_factory=list)
+    # Fine-tuned fields of the previous version retrained on its own confident predictions.
+    relabelled: dict[str, int] = field(default_factory=dict)
 
 
 def _check(examples: Sequence[Example], fields: Sequence[str]) -> dict[str, list[str]]:
@@ -135,6 +138,15 @@ def train_version(
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     labels = _check(examples, fields)
+    unlabelled = [f for f in fields if f not in labels]
+    kept = relabel_dropped_fields(examples, heads_dir, unlabelled, device)
+    if kept.counts:
+        say(
+            f"relabelled with {kept.version} to keep its fine-tuned "
+            + ", ".join(f"{f} ({n} examples)" for f, n in kept.counts.items())
+        )
+        examples = kept.examples
+        labels = _check(examples, fields)
     train, calib = stratified_split(examples, calib_fraction, cfg.seed)
     say(
         f"{len(train)} training and {len(calib)} calibration examples; fields "
@@ -167,6 +179,7 @@ def train_version(
         "labels": {f: h.labels for f, h in {**carried, **heads}.items()},
         "fields": {f: asdict(s) for f, s in summaries.items()},
         "carried_over": sorted(carried),
+        "relabelled": {"version": kept.version, "fields": kept.counts} if kept.counts else None,
         "refitted_on_all": refit,
         "train_seconds": round(time.perf_counter() - t0, 1),
         "summary": f"{', '.join(sorted(heads))} trained on {len(examples)} examples"
@@ -182,5 +195,11 @@ def train_version(
         write_encoder=write_encoder,
     )
     return TrainReport(
-        version, path, publish, round(time.perf_counter() - t0, 1), summaries, sorted(carried)
+        version,
+        path,
+        publish,
+        round(time.perf_counter() - t0, 1),
+        summaries,
+        sorted(carried),
+        kept.counts,
     )
