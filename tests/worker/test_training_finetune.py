@@ -118,3 +118,16 @@ def test_nothing_is_relabelled_without_a_fine_tuned_version(encoder: str, tmp_pa
     assert report.relabelled == {}
     meta = json.loads((report.path / "meta.json").read_text())
     assert meta["relabelled"] is None
+
+
+def test_large_datasets_hold_out_at_most_calib_max(
+    encoder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import worker.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "CALIB_MAX", 10)
+    examples = load_examples(FIXTURE)  # 120 rows: 20% would be 24
+    cfg = FinetuneConfig(epochs=1, batch_size=32, max_length=16)
+    report = train_version(examples, encoder, tmp_path, CPU, cfg, calib_fraction=0.2, refit_below=0)
+    s = report.fields["category"]
+    assert s.calib_examples == 10 and s.train_examples == len(examples) - 10

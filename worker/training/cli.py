@@ -64,7 +64,8 @@ def train(
         0.1,
         min=0.0,
         max=0.5,
-        help="Share of each label held out to fit the confidence temperature.",
+        help="Share of each label held out to fit the confidence temperature "
+        "(at most 500 examples in all).",
     ),
     frozen: bool = typer.Option(False, help="Keep the encoder frozen; train the heads only."),
     seed: int = typer.Option(0),

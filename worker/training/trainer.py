@@ -32,6 +32,9 @@ from worker.training.relabel import relabel_dropped_fields
 
 # Below this many examples the final model is refitted on all of them (see train_version).
 REFIT_BELOW = 3000
+# One temperature per field is all calibration fits: a few hundred held-out examples pin it
+# down, so large datasets hold out no more than this and train on the rest.
+CALIB_MAX = 500
 
 
 @dataclass
@@ -147,7 +150,8 @@ def train_version(
         )
         examples = kept.examples
         labels = _check(examples, fields)
-    train, calib = stratified_split(examples, calib_fraction, cfg.seed)
+    fraction = min(calib_fraction, CALIB_MAX / len(examples))
+    train, calib = stratified_split(examples, fraction, cfg.seed)
     say(
         f"{len(train)} training and {len(calib)} calibration examples; fields "
         + ", ".join(f"{f} ({len(n)} labels)" for f, n in labels.items())
