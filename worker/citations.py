@@ -1,22 +1,35 @@
-"""Which of the passages shown to the model a draft actually cites.
+"""What a draft cites, and the links it may contain: the last step before a draft is stored.
 
 The prompt numbers the retrieved passages [1]..[k] and asks the model to cite them. A small
-model sometimes cites a number it was never shown; such markers are removed from the draft so a
-reviewer never follows a citation to nothing. Every shown passage is kept in the result with a
-``cited`` flag: reviewers see what the draft relies on and what else the model had in front of it.
+model sometimes cites a number it was never shown, or makes up a link; both are removed so a
+reviewer never follows a citation or a URL to nothing (links are kept only when they come from
+the knowledge base). When the draft cites none of the passages it was given, a sentence pointing
+to the best one is added in the customer's language, so the reply carries its source. Every
+shown passage is kept with the result, flagged ``cited``: reviewers see what the draft rests on
+and what else the model had in front of it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
+
+from worker.prompting import article_pointer
 
 # [1], [2, 3] and [2][3]; not "[x]" or "[ ]" (checkboxes) or numbers in prose.
 _MARKER = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]]+", re.IGNORECASE)
+LINK_REMOVED = "[link removed]"
 
 
 def cited_numbers(draft: str) -> set[int]:
     return {int(n) for m in _MARKER.finditer(draft) for n in m.group(1).split(",")}
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
 
 
 def drop_unknown_markers(draft: str, shown: int) -> str:
@@ -26,8 +39,26 @@ def drop_unknown_markers(draft: str, shown: int) -> str:
         nums = [n.strip() for n in m.group(1).split(",") if 1 <= int(n) <= shown]
         return f"[{', '.join(nums)}]" if nums else ""
 
-    cleaned = _MARKER.sub(keep, draft)
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    return _tidy(_MARKER.sub(keep, draft))
+
+
+def urls_in(texts: Iterable[str | None]) -> set[str]:
+    return {_clean_url(m.group(0)) for t in texts if t for m in _URL.finditer(t)}
+
+
+def _clean_url(url: str) -> str:
+    return url.rstrip(".,;:!?")
+
+
+def drop_unknown_links(draft: str, allowed: set[str]) -> str:
+    """Replace every link not in ``allowed`` with a visible marker for the reviewer."""
+
+    def keep(m: re.Match[str]) -> str:
+        url = _clean_url(m.group(0))
+        tail = m.group(0)[len(url) :]
+        return (url if url in allowed else LINK_REMOVED) + tail
+
+    return _URL.sub(keep, draft)
 
 
 def annotate(draft: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -35,3 +66,18 @@ def annotate(draft: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[st
     clean = drop_unknown_markers(draft, len(shown))
     used = cited_numbers(clean)
     return clean, [{**c, "cited": c["n"] in used} for c in shown]
+
+
+def finish_draft(
+    draft: str, shown: list[dict[str, Any]], language: str, passage_texts: Iterable[str]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Links checked, markers checked, and a pointer to passage [1] when nothing is cited."""
+    allowed = urls_in([*passage_texts, *(c.get("url") for c in shown)])
+    text, cites = annotate(drop_unknown_links(draft, allowed), shown)
+    if cites and not any(c["cited"] for c in cites):
+        top = cites[0]
+        pointer = article_pointer(language, top["n"], top["title"], top.get("url"))
+        if pointer is not None:
+            text = f"{text}\n\n{pointer}"
+            cites[0] = {**top, "cited": True, "appended": True}
+    return text, cites

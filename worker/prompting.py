@@ -190,6 +190,31 @@ OPENINGS = {
 }
 
 
+# Added to a draft that cites none of the passages it was given: the customer gets the article,
+# the reviewer sees what the reply rests on (a small model rarely writes [n] itself).
+ARTICLE_POINTERS = {
+    "en": "You can find more details in our help article \u201c{title}\u201d{url} [{n}].",
+    "es": "Encontrar\u00e1 m\u00e1s informaci\u00f3n en nuestro art\u00edculo de ayuda "
+    "\u00ab{title}\u00bb{url} [{n}].",
+    "fr": "Vous trouverez plus de d\u00e9tails dans notre article d\u2019aide "
+    "\u00ab {title} \u00bb{url} [{n}].",
+    "de": "Weitere Informationen finden Sie in unserem Hilfeartikel "
+    "\u201e{title}\u201c{url} [{n}].",
+    "it": "Trova maggiori dettagli nel nostro articolo di assistenza "
+    "\u201c{title}\u201d{url} [{n}].",
+    "pt": "Encontra mais detalhes no nosso artigo de ajuda \u201c{title}\u201d{url} [{n}].",
+    "nl": "Meer informatie vindt u in ons helpartikel \u201c{title}\u201d{url} [{n}].",
+}
+
+
+def article_pointer(language: str, n: int, title: str, url: str | None) -> str | None:
+    """A sentence pointing the customer to passage ``n``; None where we have no wording."""
+    template = ARTICLE_POINTERS.get(language.lower())
+    if template is None:
+        return None
+    return template.format(title=title, url=f": {url}" if url else "", n=n)
+
+
 def reply_opening(language: str, customer_name: str | None) -> str | None:
     """Greeting and thanks in the customer's language; None where we have no wording."""
     parts = OPENINGS.get(language.lower())

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from shared.errors import PermanentError, TransientError
 from shared.models import Ticket, TicketStatus, TriageResult, utcnow
-from worker.citations import annotate
+from worker.citations import finish_draft
 from worker.engine.base import Classification, Engine
 from worker.history import load_history
 from worker.knowledge_base import Hit, KnowledgeBase
@@ -58,7 +58,7 @@ class TriageOutput:
     draft_ms: int
     batch_size: int
     # The passages put in front of the model, numbered as in the prompt ([n]), each with
-    # ``cited``: whether the draft refers to it.
+    # ``cited``: whether the draft refers to it (``appended`` when ticketflow added the pointer).
     citations: list[dict[str, Any]] = field(default_factory=list)
     retrieve_ms: int = 0
 
@@ -103,7 +103,12 @@ def run_batch(
     c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
     out = []
     for lab, d, hs in zip(labels, drafts, hits, strict=True):
-        draft, cites = annotate(d, [citation(n, h) for n, h in enumerate(hs, start=1)])
+        draft, cites = finish_draft(
+            d,
+            [citation(n, h) for n, h in enumerate(hs, start=1)],
+            lab.language.name,
+            [h.passage.text for h in hs],
+        )
         out.append(TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms))
     return out
 

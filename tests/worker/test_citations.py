@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from worker.citations import annotate, cited_numbers, drop_unknown_markers
+from worker.citations import (
+    annotate,
+    cited_numbers,
+    drop_unknown_links,
+    drop_unknown_markers,
+    finish_draft,
+    urls_in,
+)
 
 
 def shown(k: int) -> list[dict[str, object]]:
@@ -39,3 +46,40 @@ def test_annotate_flags_only_cited_passages() -> None:
 
 def test_annotate_without_passages_strips_every_marker() -> None:
     assert annotate("As policy [1] says.", []) == ("As policy says.", [])
+
+
+def test_links_not_from_the_knowledge_base_are_removed() -> None:
+    allowed = urls_in(["See https://help.example.com/refunds.", None])
+    draft = (
+        "Read https://help.example.com/refunds, or www.fabbysale.com/deal and "
+        "(https://evil.example/x?y=1)."
+    )
+    assert drop_unknown_links(draft, allowed) == (
+        "Read https://help.example.com/refunds, or [link removed] and ([link removed])."
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "help article \u201cRefunds\u201d: https://help.example.com/r [1]."),
+        ("de", "Hilfeartikel \u201eRefunds\u201c: https://help.example.com/r [1]."),
+    ],
+)
+def test_uncited_draft_gets_a_pointer_in_the_customers_language(
+    language: str, expected: str
+) -> None:
+    shown = [{"n": 1, "title": "Refunds", "url": "https://help.example.com/r"}]
+    draft, cites = finish_draft("Hello.\n\nBye", shown, language, ["Refunds take 5 days."])
+    assert draft.startswith("Hello.\n\nBye\n\n") and draft.endswith(expected)
+    assert cites == [{**shown[0], "cited": True, "appended": True}]
+
+
+def test_no_pointer_where_the_draft_cites_or_the_language_has_no_wording() -> None:
+    shown = [{"n": 1, "title": "A", "url": None}, {"n": 2, "title": "B", "url": None}]
+    cited, cites = finish_draft("As [2] says.", shown, "en", [])
+    assert cited == "As [2] says." and [c["cited"] for c in cites] == [False, True]
+    assert "appended" not in cites[1]
+    draft, cites = finish_draft("\u597d\u7684\u3002", shown, "zh", [])
+    assert draft == "\u597d\u7684\u3002" and not any(c["cited"] for c in cites)
+    assert finish_draft("Hi", [], "en", []) == ("Hi", [])

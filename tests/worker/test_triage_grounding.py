@@ -68,8 +68,12 @@ def test_relevant_passages_are_cited_and_stored(
     first = result.citations[0]
     assert first["n"] == 1 and first["doc_id"] == "password-reset"
     assert first["url"] == "https://help.example.com/articles/password-reset"
-    assert set(first) == {"n", "doc_id", "chunk", "title", "url", "score", "cited"}
-    assert not any(c["cited"] for c in result.citations)  # the fake draft cites nothing
+    # The fake draft cites nothing, so a pointer to the best article is added and flagged.
+    assert first["cited"] and first["appended"]
+    assert not any(c["cited"] for c in result.citations[1:])
+    assert result.draft_reply.endswith(
+        f"help article \u201c{first['title']}\u201d: {first['url']} [1]."
+    )
     assert [c["n"] for c in result.citations] == list(range(1, len(result.citations) + 1))
     assert all(c["score"] >= kb.min_similarity for c in result.citations)
     (chat,) = engine.chats
@@ -88,7 +92,7 @@ def test_draft_citations_are_flagged_and_unknown_numbers_removed(
 
     result = triage(db_engine, engine, ticket, kb)
 
-    assert result.draft_reply == "Use the reset link [1] within an hour."
+    assert result.draft_reply == "Use the reset link [1] within an hour."  # nothing appended
     assert len(result.citations) >= 2, "the test needs a shown passage left uncited"
     assert [c["cited"] for c in result.citations] == [True] + [False] * (len(result.citations) - 1)
 
