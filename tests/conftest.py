@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from shared.config import Settings, load_settings
+from shared.config import Settings, get_settings, load_settings
 from shared.db import make_engine, upgrade
 
 PG_ADMIN_URL = os.environ.get(
@@ -106,6 +106,27 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         redis_url=REDIS_TEST_URL,
         api_keys="test-key",
     )
+
+
+SetEnv = Callable[..., None]
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[SetEnv]:
+    """Set TICKETFLOW_* variables for code that reads ``get_settings()`` (CLI commands).
+
+    ``settings_env(data_dir=..., device="cpu")`` sets TICKETFLOW_DATA_DIR and so on and drops
+    the cached settings, so the next ``get_settings()`` sees them; the cache is dropped again
+    at teardown.
+    """
+
+    def set_env(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"TICKETFLOW_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield set_env
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

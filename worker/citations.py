@@ -18,28 +18,23 @@ from typing import Any
 from worker.prompting import article_pointer
 
 # [1], [2, 3] and [2][3]; not "[x]" or "[ ]" (checkboxes) or numbers in prose.
-_MARKER = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+_MARKER = re.compile(r"([ \t]*)\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]]+", re.IGNORECASE)
 LINK_REMOVED = "[link removed]"
 
 
 def cited_numbers(draft: str) -> set[int]:
-    return {int(n) for m in _MARKER.finditer(draft) for n in m.group(1).split(",")}
-
-
-def _tidy(text: str) -> str:
-    text = re.sub(r"[ \t]{2,}", " ", text)
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
+    return {int(n) for m in _MARKER.finditer(draft) for n in m.group(2).split(",")}
 
 
 def drop_unknown_markers(draft: str, shown: int) -> str:
-    """Remove citation numbers outside 1..shown; a marker left empty is removed whole."""
+    """Remove citation numbers outside 1..shown; a marker left empty goes with its space."""
 
     def keep(m: re.Match[str]) -> str:
-        nums = [n.strip() for n in m.group(1).split(",") if 1 <= int(n) <= shown]
-        return f"[{', '.join(nums)}]" if nums else ""
+        nums = [n.strip() for n in m.group(2).split(",") if 1 <= int(n) <= shown]
+        return f"{m.group(1)}[{', '.join(nums)}]" if nums else ""
 
-    return _tidy(_MARKER.sub(keep, draft))
+    return _MARKER.sub(keep, draft).strip()
 
 
 def urls_in(texts: Iterable[str | None]) -> set[str]:

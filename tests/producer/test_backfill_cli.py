@@ -16,9 +16,8 @@ from sqlmodel import Session, func, select
 from typer.testing import CliRunner, Result
 
 from producer.backfill.cli import backfill
-from shared.config import get_settings
 from shared.models import Ticket, TicketStatus
-from tests.conftest import REDIS_TEST_URL
+from tests.conftest import REDIS_TEST_URL, SetEnv
 from tests.factories import make_ticket
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "banking77_sample.csv"
@@ -33,22 +32,19 @@ def _root() -> None:
 
 
 @pytest.fixture
-def queue(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def queue(db_url: str, tmp_path: Path, settings_env: SetEnv) -> Iterator[str]:
     """Point the command's settings at the test database and a unique Redis queue."""
     name = f"test.backfill.{uuid.uuid4().hex[:8]}"
-    for key, value in {
-        "DATABASE_URL": db_url,
-        "REDIS_URL": REDIS_TEST_URL,
-        "BACKFILL_QUEUE": name,
-        "DATA_DIR": str(tmp_path / "state"),
-    }.items():
-        monkeypatch.setenv(f"TICKETFLOW_{key}", value)
-    get_settings.cache_clear()
+    settings_env(
+        database_url=db_url,
+        redis_url=REDIS_TEST_URL,
+        backfill_queue=name,
+        data_dir=tmp_path / "state",
+    )
     client = redis.Redis.from_url(REDIS_TEST_URL)
     try:
         yield name
     finally:
-        get_settings.cache_clear()
         for key in client.scan_iter(match=f"*{name}*"):
             client.delete(key)
         client.close()
@@ -138,27 +134,24 @@ def test_conflicting_options_are_usage_errors(queue: str, args: list[str]) -> No
     assert result.exit_code == 2
 
 
-def test_invalid_setting_exits_2_naming_it(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TICKETFLOW_MAX_BODY_CHARS", "3")
-    get_settings.cache_clear()
+def test_invalid_setting_exits_2_naming_it(queue: str, settings_env: SetEnv) -> None:
+    settings_env(max_body_chars=3)
     result = invoke(str(SAMPLE))
     assert result.exit_code == 2
     assert "TICKETFLOW_MAX_BODY_CHARS" in result.stderr and "Traceback" not in result.output
 
 
 def test_unreachable_queue_keeps_tickets_for_the_rerun(
-    queue: str, session: Session, monkeypatch: pytest.MonkeyPatch
+    queue: str, session: Session, settings_env: SetEnv
 ) -> None:
-    monkeypatch.setenv("TICKETFLOW_REDIS_URL", "redis://127.0.0.1:1/15")
-    get_settings.cache_clear()
+    settings_env(redis_url="redis://127.0.0.1:1/15")
     down = invoke(str(SAMPLE))
     assert down.exit_code == 1
     assert "run the same command again" in down.stderr
     assert summary(down)["enqueued"] == 0
     assert stored(session) > 0
 
-    monkeypatch.setenv("TICKETFLOW_REDIS_URL", REDIS_TEST_URL)
-    get_settings.cache_clear()
+    settings_env(redis_url=REDIS_TEST_URL)
     up = invoke(str(SAMPLE))
     assert up.exit_code == 0, up.output
     assert summary(up)["enqueued"] == 200 and queued(queue) == 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,8 @@ from producer.kb_import import (
     list_docs,
     sample_kb_dir,
 )
-from shared.config import get_settings
 from shared.models import KbPassage
+from tests.conftest import SetEnv
 
 LONG_SECTION = " ".join(
     f"Sentence {i} explains one more detail of how refunds reach your card." for i in range(40)
@@ -64,12 +63,8 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.fixture
-def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TICKETFLOW_DATABASE_URL", db_url)
-    monkeypatch.setenv("TICKETFLOW_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def cli_env(db_url: str, tmp_path: Path, settings_env: SetEnv) -> None:
+    settings_env(database_url=db_url, data_dir=tmp_path)
 
 
 def test_chunk_text_packs_paragraphs_and_splits_long_ones() -> None:

@@ -1,13 +1,12 @@
 """`ticketflow train --file` then `ticketflow eval --json`, end to end on a tiny encoder."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from shared.config import get_settings
+from tests.conftest import SetEnv
 from ticketflow.cli import app
 from worker.classifier.artifacts import latest_version
 
@@ -15,18 +14,9 @@ FIXTURE = Path(__file__).parents[1] / "fixtures" / "banking77_mini.csv"
 
 
 @pytest.fixture
-def heads_dir(
-    tmp_path: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    for name, value in {
-        "DATA_DIR": str(tmp_path),
-        "DEVICE": "cpu",
-        "ENCODER_MODEL": str(tiny_models[1]),
-    }.items():
-        monkeypatch.setenv(f"TICKETFLOW_{name}", value)
-    get_settings.cache_clear()
-    yield tmp_path / "heads"
-    get_settings.cache_clear()
+def heads_dir(tmp_path: Path, tiny_models: tuple[Path, Path], settings_env: SetEnv) -> Path:
+    settings_env(data_dir=tmp_path, device="cpu", encoder_model=tiny_models[1])
+    return tmp_path / "heads"
 
 
 def test_train_then_eval_json(heads_dir: Path) -> None:

@@ -2,7 +2,6 @@
 nothing unless corrected, approvals confirm the predicted labels."""
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,8 @@ import pytest
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from shared.config import get_settings
 from shared.models import Review, ReviewDecision
+from tests.conftest import SetEnv
 from tests.factories import make_result, make_ticket
 from ticketflow.cli import app
 from worker.classifier.artifacts import latest_version
@@ -86,18 +85,10 @@ def test_review_labels_follow_the_rules(session: Session, reviews: None) -> None
 
 @pytest.fixture
 def cli_env(
-    db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    for name, value in {
-        "DATABASE_URL": db_url,
-        "DATA_DIR": str(tmp_path),
-        "DEVICE": "cpu",
-        "ENCODER_MODEL": str(tiny_models[1]),
-    }.items():
-        monkeypatch.setenv(f"TICKETFLOW_{name}", value)
-    get_settings.cache_clear()
-    yield tmp_path / "heads"
-    get_settings.cache_clear()
+    db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path], settings_env: SetEnv
+) -> Path:
+    settings_env(database_url=db_url, data_dir=tmp_path, device="cpu", encoder_model=tiny_models[1])
+    return tmp_path / "heads"
 
 
 def test_train_from_db_uses_the_corrected_labels(reviews: None, cli_env: Path) -> None:
