@@ -1,8 +1,9 @@
 """Persist first, then enqueue: the one path every channel (API, email, backfill) uses.
 
 The row is committed before its message is published. If publishing fails the ticket stays
-``queued`` with ``enqueued_at`` empty, and ``requeue_unsent`` (run by the API on start and by
-``ticketflow requeue``) sends it later: a lost message never means a lost ticket.
+``queued`` with ``enqueued_at`` empty, and ``requeue_unsent`` (run by the API at start and
+every ``requeue_interval_s``, and by ``ticketflow requeue``) sends it later: a lost message
+never means a lost ticket.
 """
 
 from __future__ import annotations
@@ -93,17 +94,28 @@ def retriage(session: Session, ticket: Ticket, enqueuer: Enqueuer, queue: str) -
     return send_ticket(session, ticket, enqueuer)
 
 
-def requeue_unsent(session: Session, enqueuer: Enqueuer, older_than_s: int) -> int:
+def requeue_unsent(
+    session: Session, enqueuer: Enqueuer, older_than_s: int, unsent_after_s: int = 0
+) -> int:
     """Re-send tickets never published, or waiting/processing far longer than a task can take.
 
-    Sending twice is harmless: the worker writes one result per (ticket, revision).
+    ``unsent_after_s`` leaves alone a ticket stored moments ago, whose producer is about to
+    send it. Sending twice is harmless: the worker writes one result per (ticket, revision).
     """
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than_s)
+    unsent_cutoff = now - timedelta(seconds=unsent_after_s)
     stmt = select(Ticket).where(
         or_(
             and_(
                 col(Ticket.status) == TicketStatus.queued,
-                or_(col(Ticket.enqueued_at).is_(None), col(Ticket.enqueued_at) < cutoff),
+                or_(
+                    and_(
+                        col(Ticket.enqueued_at).is_(None),
+                        col(Ticket.updated_at) <= unsent_cutoff,
+                    ),
+                    col(Ticket.enqueued_at) < cutoff,
+                ),
             ),
             and_(col(Ticket.status) == TicketStatus.processing, col(Ticket.updated_at) < cutoff),
         )

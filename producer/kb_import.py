@@ -21,7 +21,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from shared.errors import TicketflowError
-from shared.models import KbPassage
+from shared.models import KbPassage, storable_text
 
 CHUNK_CHARS = 800  # passages stay short enough for a small model's prompt
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -161,6 +161,11 @@ def _checked(doc_id: str, title: str, url: str | None, chunks: list[str], origin
         raise KbImportError(f"{origin}: url longer than {MAX_URL} characters")
     if not chunks:
         raise KbImportError(f"{origin}: no text to import")
+    for name, value in (("id", doc_id), ("title", title), ("url", url), ("text", "".join(chunks))):
+        try:
+            storable_text(value)
+        except ValueError as err:
+            raise KbImportError(f"{origin}: {name} {err}") from None
     return KbDoc(doc_id, title[:MAX_TITLE], url or None, tuple(chunks), origin)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from shared.errors import ConflictError, NotFoundError
 from shared.models import (
@@ -24,6 +24,11 @@ def validate_review(data: ReviewCreate, labels: dict[str, list[str]]) -> None:
     """``labels``: what workers predict now per field (see ``shared.taxonomy.current_labels``)."""
     if data.decision == ReviewDecision.edit and not (data.edited_reply or "").strip():
         raise InvalidReview("decision 'edit' needs a non-empty edited_reply")
+    if data.decision != ReviewDecision.edit and data.edited_reply is not None:
+        # Approving or rejecting would silently throw the reviewer's text away.
+        raise InvalidReview(
+            f"edited_reply is only used with decision 'edit', not {data.decision.value!r}"
+        )
     for field, allowed in labels.items():
         value = getattr(data, f"corrected_{field}")
         if value is not None and value not in allowed:
@@ -69,12 +74,24 @@ def submit_review(
         corrected_language=data.corrected_language,
         note=data.note,
     )
-    ticket.status = (
+    decided = (
         TicketStatus.rejected if data.decision == ReviewDecision.reject else TicketStatus.approved
     )
-    ticket.updated_at = utcnow()
+    # Conditional on the state read above: SQLite ignores FOR UPDATE, so of two concurrent
+    # reviews (or a review racing a re-triage) only one may match.
+    claimed = session.exec(
+        update(Ticket)
+        .where(
+            col(Ticket.id) == ticket_id,
+            col(Ticket.status) == TicketStatus.triaged,
+            col(Ticket.revision) == ticket.revision,
+        )
+        .values(status=decided, updated_at=utcnow())
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise ConflictError(f"ticket {ticket_id} changed while it was being reviewed: reload it")
     session.add(review)
-    session.add(ticket)
     session.commit()
     session.refresh(review)
     return review

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     )
     max_retries: int = Field(5, ge=0, le=100)
     requeue_after_s: int = Field(900, ge=10, description="Queued this long: message re-sent.")
+    requeue_interval_s: int = Field(
+        60, ge=0, description="How often the API re-sends unsent or stuck tickets; 0: never."
+    )
 
     # API.
     api_keys: str = Field("", description="Comma-separated keys accepted in X-API-Key.")

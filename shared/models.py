@@ -37,7 +37,24 @@ class ReviewDecision(StrEnum):
 
 
 SOURCE_RE = re.compile(r"[A-Za-z0-9_.:-]+")
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP 47 style: en, pt-BR, zh-Hant
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+def storable_text(value: Any) -> Any:
+    """Reject text a database cannot hold, at the edge, so it is a 422 and not a failed insert.
+
+    PostgreSQL refuses NUL characters, and a lone surrogate (valid in a JSON string, not in
+    UTF-8) cannot be encoded by any driver.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL (\\x00) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
 
 
 # --- Tickets ---------------------------------------------------------------------------------
@@ -58,7 +75,9 @@ class TicketBase(SQLModel):
 class TicketCreate(TicketBase):
     source: str = Field(default="api", min_length=1, max_length=64)
     customer_email: EmailStr | None = Field(default=None, max_length=320)
-    body: str = Field(min_length=1, max_length=50_000)
+    body: str = Field(min_length=1)  # each channel enforces TICKETFLOW_MAX_BODY_CHARS
+
+    _storable = field_validator("*")(storable_text)
 
     @field_validator("source")
     @classmethod
@@ -67,10 +86,25 @@ class TicketCreate(TicketBase):
             raise ValueError("source may only hold letters, digits and . _ : -")
         return v
 
+    @field_validator("external_id")
+    @classmethod
+    def _blank_id_is_none(cls, v: str | None) -> str | None:
+        # A blank id would make every blank-id ticket of a source "the same" ticket.
+        return v if v is not None and v.strip() else None
+
     @field_validator("received_at")
     @classmethod
     def _assume_utc(cls, v: datetime | None) -> datetime | None:
-        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
+        if v is None:
+            return None
+        v = v.replace(tzinfo=UTC) if v.tzinfo is None else v
+        try:
+            v.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(
+                "received_at is out of range (before year 1 or after 9999 UTC)"
+            ) from None
+        return v
 
     @field_validator("body")
     @classmethod
@@ -144,6 +178,22 @@ class ReviewCreate(SQLModel):
     corrected_sentiment: str | None = Field(default=None, max_length=32)
     corrected_language: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, max_length=5000)
+
+    _storable = field_validator("*")(storable_text)
+
+    @field_validator("reviewer")
+    @classmethod
+    def _reviewer_named(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("reviewer must name someone, not be blank")
+        return v.strip()
+
+    @field_validator("corrected_language")
+    @classmethod
+    def _language_code(cls, v: str | None) -> str | None:
+        if v is not None and not LANGUAGE_RE.fullmatch(v):
+            raise ValueError("corrected_language must be a language code such as 'en' or 'pt-BR'")
+        return v
 
 
 # Table: the human decision. Nothing reaches a customer without one.

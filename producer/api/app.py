@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import redis
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from producer.api import routes_health, routes_review, routes_tickets, routes_ui
+from producer.api.requeue_sweeper import RequeueSweeper
 from producer.enqueue import CeleryEnqueuer, Enqueuer
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
@@ -23,23 +28,52 @@ def _error(code: int) -> Callable[[Request, Exception], Any]:
     return handler
 
 
+class AsciiJSONResponse(JSONResponse):
+    """Escapes non-ASCII: a 422 may echo input holding a lone surrogate, which UTF-8 cannot."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return AsciiJSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"detail": jsonable_encoder(exc.errors())},
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     enqueuer: Enqueuer | None = None,
     redis_client: Callable[[], Any] | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    enqueuer = enqueuer or CeleryEnqueuer(create_celery_app(settings))
+    sweeper = RequeueSweeper(settings, enqueuer)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper.start()
+        try:
+            yield
+        finally:
+            sweeper.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ticketflow",
         version="0.1.0",
         description="Support tickets in; classified tickets with drafted replies out, "
         "for a human to approve, edit or reject.",
     )
     app.state.settings = settings
-    app.state.enqueuer = enqueuer or CeleryEnqueuer(create_celery_app(settings))
+    app.state.enqueuer = enqueuer
+    app.state.requeue_sweeper = sweeper
     app.state.redis_client = redis_client or (
         lambda: redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     )
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))

@@ -41,7 +41,11 @@ def _check_key(settings: Settings, key: str | None) -> None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "no API keys are configured: set TICKETFLOW_API_KEYS"
         )
-    if key is None or not any(secrets.compare_digest(key, k) for k in settings.api_key_set):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
+    given = None if key is None else key.encode("utf-8", "surrogateescape")
+    if given is None or not any(
+        secrets.compare_digest(given, k.encode("utf-8")) for k in settings.api_key_set
+    ):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or invalid X-API-Key header",

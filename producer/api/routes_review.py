@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from producer.api.deps import SessionDep, SettingsDep, require_read_key, require_write_key
+from producer.api.routes_tickets import Offset, TicketId
 from producer.queries import review_queue, to_public
 from producer.review import InvalidReview, submit_review
 from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
@@ -19,7 +20,7 @@ router = APIRouter(tags=["review"])
 def get_review_queue(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TicketPage:
     """Triaged tickets awaiting a decision, most urgent first."""
     return review_queue(session, limit, offset)
@@ -31,7 +32,7 @@ def get_review_queue(
     dependencies=[Depends(require_write_key)],
 )
 def review_ticket(
-    ticket_id: int, data: ReviewCreate, session: SessionDep, settings: SettingsDep
+    ticket_id: TicketId, data: ReviewCreate, session: SessionDep, settings: SettingsDep
 ) -> TicketPublic:
     """Approve, edit or reject the draft; corrected labels are kept for training."""
     try:

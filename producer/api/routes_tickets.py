@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 
 from producer.api.deps import (
     EnqueuerDep,
@@ -18,6 +18,12 @@ from producer.queries import list_tickets, to_public
 from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+# Bounds the databases can hold (PostgreSQL integer ids, bigint offsets): past them a 422.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**62
+TicketId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.post(
@@ -35,6 +41,18 @@ def create_ticket(
     response: Response,
 ) -> TicketPublic:
     """Store the ticket, then queue it for triage. Re-posting an external_id is a no-op."""
+    if len(data.body) > settings.max_body_chars:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {
+                    "type": "string_too_long",
+                    "loc": ["body", "body"],
+                    "msg": f"body has {len(data.body)} characters, over the limit of "
+                    f"{settings.max_body_chars} (TICKETFLOW_MAX_BODY_CHARS)",
+                }
+            ],
+        )
     result = submit_ticket(session, data, enqueuer, settings.queue)
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -45,15 +63,15 @@ def create_ticket(
 def get_tickets(
     session: SessionDep,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
-    category: str | None = None,
+    category: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TicketPage:
     return list_tickets(session, status_, category, limit, offset)
 
 
 @router.get("/{ticket_id}", response_model=TicketPublic, dependencies=[Depends(require_read_key)])
-def get_ticket(ticket_id: int, session: SessionDep) -> TicketPublic:
+def get_ticket(ticket_id: TicketId, session: SessionDep) -> TicketPublic:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"ticket {ticket_id} not found")

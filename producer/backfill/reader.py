@@ -64,7 +64,8 @@ def detect_format(path: Path, requested: str = "auto") -> Format:
 def content_id(values: Mapping[str, object]) -> str:
     """A stable id for a row without one: the same row always maps to the same ticket."""
     canonical = json.dumps({k: values[k] for k in sorted(values)}, ensure_ascii=False, default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate must not crash here; the row's validation rejects it.
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _text(value: object, field: str) -> str | None:

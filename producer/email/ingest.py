@@ -35,7 +35,7 @@ from shared.models import QuarantinedInput, Ticket, TicketCreate, TicketMessage,
 log = logging.getLogger(__name__)
 
 SOURCE = "email"
-TICKET_BODY_MAX = 50_000  # TicketCreate.body's own limit
+TICKET_BODY_MAX = 50_000  # the default of TICKETFLOW_MAX_BODY_CHARS
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 TRUNCATED = "\n\n[message truncated]"
 
@@ -91,7 +91,7 @@ class EmailIngester:
         self.session = session
         self.enqueuer = enqueuer
         self.queue = queue
-        self.max_body_chars = min(max_body_chars, TICKET_BODY_MAX)
+        self.max_body_chars = max_body_chars
         self.max_message_bytes = max_message_bytes
 
     def ingest(self, raw: bytes, origin: str) -> IngestResult:
@@ -127,6 +127,8 @@ class EmailIngester:
             mail = parse_email(raw)
         except Exception as err:
             return self.quarantine(raw, origin, f"not a readable email: {err}")
+        if not mail.headers:
+            return self.quarantine(raw, origin, "not an email: no header lines at all")
         key = message_key(mail.message_id, raw)
         duplicate = self._duplicate(mail, key)
         if duplicate is not None:

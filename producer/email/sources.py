@@ -37,7 +37,24 @@ def iter_mbox(path: Path) -> Iterator[RawMail]:
     return _mbox(path)
 
 
+def _leading_content(path: Path) -> bytes:
+    """What precedes the first "From " line: mailbox.mbox skips it without a word."""
+    lines: list[bytes] = []
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.startswith(b"From "):
+                break
+            lines.append(line)
+    return b"".join(lines)
+
+
 def _mbox(path: Path) -> Iterator[RawMail]:
+    try:
+        leading = _leading_content(path)
+    except OSError as err:
+        raise SourceError(f"cannot read mbox {path}: {err}") from err
+    if leading.strip():  # a lone .eml passed as --mbox, or junk: ingested or quarantined
+        yield RawMail(leading, f"mbox:{path}#before-first-From-line")
     box = mailbox.mbox(path, create=False)
     try:
         for index, key in enumerate(box.iterkeys()):
@@ -71,7 +88,10 @@ def iter_eml(paths: list[Path]) -> Iterator[RawMail]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.eml") if p.is_file()))
+            found = sorted(p for p in path.rglob("*.eml") if p.is_file())
+            if not found:
+                raise SourceError(f"no .eml files in the folder {path}")
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:

@@ -2,7 +2,7 @@
 
 A reply is matched by its In-Reply-To / References headers against stored message ids, or
 by a "[TF-123]" reference that our outgoing replies put in the subject (clients that drop
-the threading headers still keep the subject).
+the threading headers still keep the subject) when it comes from the ticket's customer.
 """
 
 from __future__ import annotations
@@ -43,7 +43,16 @@ def find_thread(session: Session, mail: ParsedEmail) -> Ticket | None:
             if ref in by_id:
                 return session.get(Ticket, by_id[ref])
     found = TICKET_REF.search(mail.subject)
-    return session.get(Ticket, int(found.group(1))) if found else None
+    ticket = session.get(Ticket, int(found.group(1))) if found else None
+    # Ticket numbers are easy to guess: the subject tag counts only from the customer's own
+    # address. Anyone else's mail becomes a ticket of its own, so nothing is lost either way.
+    if ticket is None or not _same_address(ticket.customer_email, mail.sender_email):
+        return None
+    return ticket
+
+
+def _same_address(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.strip().casefold() == b.strip().casefold())
 
 
 def ensure_first_message(session: Session, ticket: Ticket) -> None:

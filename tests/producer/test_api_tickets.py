@@ -127,3 +127,39 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
         "/tickets/{ticket_id}/review",
         "/healthz",
     } <= set(paths)
+
+
+def test_api_sweep_sends_tickets_stored_while_redis_was_down(settings, session: Session) -> None:
+    """No one has to remember `ticketflow requeue`: the API's sweeper sends them."""
+    from datetime import timedelta
+
+    from producer.api.app import create_app
+    from producer.api.requeue_sweeper import UNSENT_GRACE_S
+    from shared.models import utcnow
+
+    down = RecordingEnqueuer(fail=True)
+    with TestClient(create_app(settings, enqueuer=down)) as c:
+        tid = c.post("/tickets", json=TICKET, headers=KEY).json()["id"]
+    up = RecordingEnqueuer()
+    sweeper = create_app(settings, enqueuer=up).state.requeue_sweeper
+    assert sweeper.sweep() == 0  # just stored: its producer may still be sending it
+    stored = session.get(Ticket, tid)
+    assert stored is not None
+    stored.updated_at = utcnow() - timedelta(seconds=UNSENT_GRACE_S + 1)
+    session.add(stored)
+    session.commit()
+    assert sweeper.sweep() == 1 and up.sent == [(tid, 1, "tickets")]
+    assert sweeper.sweep() == 0  # sent once
+
+
+def test_api_runs_the_sweeper_while_it_is_up(settings) -> None:
+    from producer.api.app import create_app
+
+    app = create_app(settings, enqueuer=RecordingEnqueuer())
+    with TestClient(app):
+        assert app.state.requeue_sweeper._thread is not None
+    assert app.state.requeue_sweeper._thread is None  # stopped with the app
+    settings.requeue_interval_s = 0
+    off = create_app(settings, enqueuer=RecordingEnqueuer())
+    with TestClient(off):
+        assert off.state.requeue_sweeper._thread is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,27 @@ def test_rate_limiter_earns_no_burst_after_a_pause() -> None:
     limiter.wait()
     limiter.wait()
     assert slept == pytest.approx([0.1])
+
+
+def test_rows_the_database_cannot_hold_are_invalid_not_fatal(
+    session: Session, tmp_path: Path
+) -> None:
+    """A NUL (refused by PostgreSQL), a lone surrogate or an impossible date used to stop the
+    whole import with no line number, and every rerun stopped at the same row."""
+    lines = [
+        json.dumps({"text": f"my card {i} does not work", "received_at": "2024-05-01T10:00:00"})
+        for i in range(300)
+    ]
+    lines[150] = json.dumps({"text": "nul \u0000 here"})
+    lines[151] = '{"text": "lone \\ud800 surrogate"}'
+    lines[152] = json.dumps({"text": "old", "received_at": "0001-01-01T00:00:00+05:00"})
+    path = tmp_path / "history.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    invalid: list[InvalidRow] = []
+    counts = run(session, RecordingEnqueuer(), path, on_invalid=invalid.append)
+    assert (counts.new, counts.invalid) == (297, 3)
+    reasons = {row.line: row.reason for row in invalid}
+    assert set(reasons) == {151, 152, 153}
+    assert "NUL" in reasons[151] and "unicode" in reasons[152]
+    assert "out of range" in reasons[153]
+    assert ticket_count(session) == 297

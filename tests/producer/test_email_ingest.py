@@ -227,3 +227,39 @@ def test_ticket_stored_without_its_message_row_is_repaired(session, ingester, en
     result = ingest_file(ingester, "01_plain_signature.eml")
     assert result.outcome is Outcome.duplicate
     assert session.exec(select(TicketMessage)).one().message_id == "<plain-0001@example.com>"
+
+
+def test_subject_reference_from_a_stranger_opens_a_new_ticket(session, ingester, enqueuer):
+    """Ticket numbers are guessable: a stranger cannot add to, or reopen, someone's ticket."""
+    ticket = make_ticket(session, source="api", status=TicketStatus.approved)
+    raw = make_mail("Please send the refund to my account instead.",
+                    From="Mallory <mallory@evil.example>",
+                    Subject=f"Re: [TF-{ticket.id}]", Message_ID="<spoof@evil.example>")  # fmt: skip
+    result = ingester.ingest(raw, "x")
+    assert result.outcome is Outcome.ingested and result.ticket_id != ticket.id
+    session.refresh(ticket)
+    assert (ticket.status, ticket.revision) == (TicketStatus.approved, 1)
+    assert "refund to my account" not in ticket.body
+
+
+def test_subject_reference_matches_the_address_ignoring_case(session, ingester):
+    ticket = make_ticket(session, source="api")
+    raw = make_mail("Any news?", From="ANA <Ana@Example.COM>", Subject=f"Re: [TF-{ticket.id}]",
+                    Message_ID="<case@example.com>")  # fmt: skip
+    assert ingester.ingest(raw, "x").outcome is Outcome.threaded
+
+
+def test_date_beyond_year_9999_is_ignored_not_quarantined(session, ingester):
+    raw = make_mail(Date="Fri, 31 Dec 9999 23:59:00 -0500", Message_ID="<far@x.com>")
+    result = ingester.ingest(raw, "x")
+    assert result.outcome is Outcome.ingested
+    ticket = session.get(Ticket, result.ticket_id)
+    assert ticket is not None and ticket.received_at is None
+
+
+def test_file_with_no_mail_headers_is_quarantined(session, ingester):
+    junk = bytes(range(256)) * 8
+    result = ingester.ingest(junk, "eml:junk.eml")
+    assert result.outcome is Outcome.quarantined and "no header lines" in result.reason
+    assert session.exec(select(Ticket)).all() == []
+    assert session.exec(select(QuarantinedInput)).one().raw == junk

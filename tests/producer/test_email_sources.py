@@ -47,6 +47,19 @@ def test_mbox_yields_every_message_in_order(tmp_path):
     assert b"<plain-0001@example.com>" in mails[0].raw
 
 
+def test_mbox_content_before_the_first_from_line_is_not_skipped(tmp_path):
+    """mailbox.mbox ignores it: a lone .eml passed as --mbox used to report ingested=0."""
+    one = (CORPUS / "01_plain_signature.eml").read_bytes()
+    path = tmp_path / "exported.mbox"
+    path.write_bytes(one)
+    (mail,) = list(iter_mbox(path))
+    assert mail.raw == one and mail.origin.endswith("#before-first-From-line")
+    mbox = write_mbox(tmp_path / "support.mbox")
+    path.write_bytes(one + b"\n" + mbox.read_bytes())
+    mails = list(iter_mbox(path))
+    assert len(mails) == 23 and mails[0].raw.strip() == one.strip()
+
+
 def test_maildir_yields_every_message(tmp_path):
     mails = list(iter_maildir(write_maildir(tmp_path / "Maildir")))
     assert len(mails) == 22 and all(m.origin.startswith("maildir:") for m in mails)
@@ -65,6 +78,7 @@ def test_eml_accepts_files_and_folders(tmp_path):
         (lambda p: iter_mbox(p / "missing.mbox"), "no mbox file"),
         (lambda p: iter_maildir(p), "no Maildir"),
         (lambda p: iter_eml([p / "missing.eml"]), "no .eml file or folder"),
+        (lambda p: iter_eml([p]), "no .eml files in the folder"),
     ],
 )
 def test_missing_paths_fail_before_reading(tmp_path, factory, message):

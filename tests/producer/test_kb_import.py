@@ -158,6 +158,8 @@ def test_reimport_is_idempotent_and_replaces_changed_docs(session: Session, tmp_
         ("bad.md", "---\nurl: x\n# never closed\n", "front matter starts with '---'"),
         ("bad.md", "   \n", "bad.md: no text to import"),
         ("bad.txt", "hello", "unsupported file type"),
+        ("bad.md", "# Nul\n\nA \x00 inside.\n", "bad.md: text must not contain NUL"),
+        ("bad.jsonl", '{"id": "a", "text": "lone \\ud800"}\n', "bad.jsonl:1: text must be valid"),
     ],
 )
 def test_bad_file_is_a_clear_error_and_nothing_is_written(
