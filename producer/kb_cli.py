@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlmodel import Session
 
 from shared.config import get_settings
@@ -36,7 +36,9 @@ def _kb_session() -> Iterator[Session]:
         raise typer.Exit(1) from None
     except SQLAlchemyError as err:
         reason = (str(getattr(err, "orig", None) or err).splitlines() or ["?"])[0]
-        typer.echo(f"error: database: {reason} (is it migrated? `ticketflow db upgrade`)", err=True)
+        # A missing table is the usual cause; a refused value (DataError) is not a migration.
+        hint = "" if isinstance(err, DataError) else " (is it migrated? `ticketflow db upgrade`)"
+        typer.echo(f"error: database: {reason}{hint}", err=True)
         raise typer.Exit(1) from None
 
 

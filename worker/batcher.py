@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
@@ -31,11 +32,14 @@ class MicroBatcher(Generic[T, R]):
         max_size: int,
         max_wait_s: float,
         name: str = "batcher",
+        history: int = 1000,
     ) -> None:
         self.fn = fn
         self.max_size = max_size
         self.max_wait_s = max_wait_s
-        self.batch_sizes: list[int] = []
+        # Sizes of the latest ``history`` batches (tests and benchmarks); bounded, as a worker
+        # runs for weeks.
+        self.batch_sizes: deque[int] = deque(maxlen=history)
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()

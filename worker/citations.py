@@ -17,9 +17,17 @@ from typing import Any
 
 from worker.prompting import article_pointer
 
-# [1], [2, 3] and [2][3]; not "[x]" or "[ ]" (checkboxes) or numbers in prose.
-_MARKER = re.compile(r"([ \t]*)\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]]+", re.IGNORECASE)
+# [1], [2, 3] and [2][3], up to [999]; not "[x]" or "[ ]" (checkboxes) or numbers in prose.
+_MARKER = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# A link ends at a space, or at a bracket, quote or CJK punctuation that closes the sentence
+# around it (these are never left unescaped inside a URL).
+_CLOSERS = (
+    "\u00ab\u00bb\u2039\u203a\u201c\u201d\u2018\u2019\u201e\u201a"  # quotation marks
+    "\u300c-\u3011\u3008\u3009\uff08\uff09"  # CJK brackets
+    "\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b"  # CJK and full-width punctuation
+)
+_URL = re.compile(rf"(?:https?://|www\.)[^\s<>\"'()\[\]{{}}{_CLOSERS}]+", re.IGNORECASE)
+_TRAILING = ".,;:!?*…"  # ends a sentence or markdown emphasis, not the link
 LINK_REMOVED = "[link removed]"
 
 
@@ -38,11 +46,18 @@ def drop_unknown_markers(draft: str, shown: int) -> str:
 
 
 def urls_in(texts: Iterable[str | None]) -> set[str]:
-    return {_clean_url(m.group(0)) for t in texts if t for m in _URL.finditer(t)}
+    return {_key(_clean_url(m.group(0))) for t in texts if t for m in _URL.finditer(t)}
 
 
 def _clean_url(url: str) -> str:
-    return url.rstrip(".,;:!?")
+    return url.rstrip(_TRAILING)
+
+
+def _key(url: str) -> str:
+    """The link as compared: scheme and host are case-insensitive, the path is not."""
+    scheme, sep, rest = url.rpartition("://") if "://" in url else ("", "", url)
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
 
 
 def drop_unknown_links(draft: str, allowed: set[str]) -> str:
@@ -51,7 +66,7 @@ def drop_unknown_links(draft: str, allowed: set[str]) -> str:
     def keep(m: re.Match[str]) -> str:
         url = _clean_url(m.group(0))
         tail = m.group(0)[len(url) :]
-        return (url if url in allowed else LINK_REMOVED) + tail
+        return (url if _key(url) in allowed else LINK_REMOVED) + tail
 
     return _URL.sub(keep, draft)
 

@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from worker.device import pick_dtype
 from worker.engine.base import ChatMessages
 from worker.model_source import check_local_or_hub, resolve_draft_model
+from worker.prompt_budget import PromptFitter, render_chat
 
 
 class DraftGenerator:
@@ -44,45 +45,17 @@ class DraftGenerator:
         model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(device))
         self.model: Any = model.to(device).eval()
         self.model.generation_config.pad_token_id = self.tokenizer.pad_token_id
+        self._fitter = PromptFitter(self.tokenizer, max_input_tokens)
 
     def _render(self, chat: ChatMessages) -> str:
-        """The prompt text; a trailing assistant message is a reply begun, to be continued."""
-        begun = chat[-1]["role"] == "assistant"
-        if self.tokenizer.chat_template:
-            return str(
-                self.tokenizer.apply_chat_template(
-                    chat,
-                    tokenize=False,
-                    add_generation_prompt=not begun,
-                    continue_final_message=begun,
-                )
-            )
-        # Base models without a template: a plain transcript still works.
-        lines = [f"{m['role'].capitalize()}: {m['content']}" for m in chat]
-        return "\n\n".join(lines if begun else [*lines, "Assistant:"])
+        return render_chat(self.tokenizer, chat)
 
     def _count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._fitter.count(text)
 
     def fit(self, chat: ChatMessages) -> str:
-        """Render the chat within ``max_input_tokens`` by shortening the longest non-system
-        message in its middle, so its delimiters and the final assistant turn survive."""
-        chat = list(chat)
-        rendered = self._render(chat)
-        for _ in range(8):  # each pass cuts by an estimate; the next one corrects it
-            excess = self._count(rendered) - self.max_input_tokens
-            if excess <= 0:
-                return rendered
-            others = [i for i, m in enumerate(chat) if m["role"] != "system"] or [0]
-            i = max(others, key=lambda k: len(chat[k]["content"]))
-            text = chat[i]["content"]
-            chars_per_token = len(text) / max(self._count(text), 1)
-            cut = min(len(text), int((excess + 8) * chars_per_token) + 1)
-            keep = len(text) - cut
-            head, tail = text[: keep * 2 // 3], text[len(text) - (keep - keep * 2 // 3) :]
-            chat[i] = {**chat[i], "content": f"{head} [...] {tail}" if keep else "[...]"}
-            rendered = self._render(chat)
-        return rendered  # still too long (huge system prompt): left truncation is the net
+        """The rendered chat within ``max_input_tokens``; see ``worker.prompt_budget``."""
+        return self._fitter.fit(chat)
 
     @torch.inference_mode()
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:

@@ -13,6 +13,9 @@ from shared.errors import ConfigError
 from worker.engine.base import Label
 
 UNDETERMINED = Label("und", 0.0)
+# Text without letters ("12345 !!!", emoji) gives every language 0.0: the first of the list
+# would otherwise win, and the prompt would ask for a reply in, say, Swedish.
+MIN_CONFIDENCE = 0.01
 
 
 class LanguageDetector:
@@ -33,4 +36,6 @@ class LanguageDetector:
         if not values or not text.strip():
             return UNDETERMINED
         best = values[0]
+        if best.value <= MIN_CONFIDENCE:
+            return UNDETERMINED
         return Label(best.language.iso_code_639_1.name.lower(), round(float(best.value), 4))

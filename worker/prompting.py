@@ -38,7 +38,8 @@ LANGUAGE_NAMES = {
     "ar": "Arabic",
 }
 
-# Caps (characters) that keep the worst case near 1,200 tokens (a test measures it).
+# Caps (characters) that keep the worst case near 1,200 tokens (a test measures it); the draft
+# model then fits the prompt to its budget in tokens (worker.prompt_budget).
 SUBJECT_CHARS = 200
 BODY_CHARS = 1500
 PASSAGE_CHARS = 600
@@ -60,6 +61,12 @@ NO_REFERENCE_RULES = (
     "refund, price, date or procedure. Acknowledge the request and say that a member of our "
     "team will look into it and follow up personally."
 )
+
+# Between the messages of an e-mail thread, whose body is the conversation oldest first (the
+# producer's ``producer.email.thread.SEPARATOR``; a test keeps the two equal).
+THREAD_SEPARATOR = "\n\n---\n\n"
+# The fenced blocks of the user message, in the order their text may be shortened.
+FENCES = ("ticket", "references", "history")
 
 # Look-alikes that read the same to the model but are not our delimiters or template tokens.
 LT, RT = "\u2039", "\u203a"  # single angle quotation marks
@@ -106,6 +113,24 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _cap_body(body: str, limit: int) -> str:
+    """Like ``_cap``, but a thread keeps its newest message whole (it is why the ticket is being
+    triaged again) and gives up its older messages from the front."""
+    body = body.strip()
+    earlier, sep, newest = body.rpartition(THREAD_SEPARATOR)
+    if len(body) <= limit or not sep:
+        return _cap(body, limit)
+    room = limit - len(newest) - len(sep) - 1
+    if room <= 0:
+        return _cap(newest, limit)
+    return "…" + earlier[len(earlier) - room :].lstrip() + sep + newest
+
+
+def newest_first(body: str) -> str:
+    """A thread's messages newest first; other text unchanged."""
+    return THREAD_SEPARATOR.join(reversed(body.split(THREAD_SEPARATOR)))
+
+
 def language_instruction(code: str) -> str:
     name = LANGUAGE_NAMES.get(code.lower())
     return f"Write the reply in {name}." if name else "Write the reply in the customer's language."
@@ -147,7 +172,7 @@ def _ticket_block(ticket: TicketView) -> str:
     )
     return (
         f"<ticket>\n{sender}Subject: {neutralize(_cap(ticket.subject, SUBJECT_CHARS))}\n\n"
-        f"{neutralize(_cap(ticket.body, BODY_CHARS))}\n</ticket>"
+        f"{neutralize(_cap_body(ticket.body, BODY_CHARS))}\n</ticket>"
     )
 
 
@@ -232,5 +257,6 @@ def with_opening(chat: ChatMessages, opening: str | None) -> ChatMessages:
 
 
 def classification_text(ticket: TicketView) -> str:
-    """The text the classifier (and retrieval) sees: subject and body."""
-    return f"{ticket.subject}\n{ticket.body}".strip()
+    """The text the classifier (and retrieval) sees: subject and body, a thread's newest message
+    first, as the encoder keeps only the start of a long text."""
+    return f"{ticket.subject}\n{newest_first(ticket.body.strip())}".strip()

@@ -22,6 +22,7 @@ from worker.triage import mark_failed, process_ticket
 
 log = logging.getLogger(__name__)
 IN_PROCESS_POOLS = ("concurrency.thread", "concurrency.solo")
+MAX_COUNTDOWN_S = 60  # longest wait between retries
 
 
 def _ours(worker_app: Any) -> bool:
@@ -68,16 +69,33 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
         ).value
     except TransientError as err:
         if self.request.retries >= rt.settings.max_retries:
-            _fail(ticket_id, revision, f"gave up after {self.request.retries} retries: {err}")
-            return "failed"
-        countdown = min(2**self.request.retries, 60)
+            return _fail(
+                self, ticket_id, revision, f"gave up after {self.request.retries} retries: {err}"
+            )
+        countdown = min(2**self.request.retries, MAX_COUNTDOWN_S)
         log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
         raise self.retry(exc=err, countdown=countdown) from err
     except PermanentError as err:
-        _fail(ticket_id, revision, str(err))
-        return "failed"
+        return _fail(self, ticket_id, revision, str(err))
+    except Exception as err:  # a bug or an unforeseen error: the ticket must still say so
+        log.exception("ticket %s rev %s: unexpected error", ticket_id, revision)
+        return _fail(
+            self, ticket_id, revision, f"unexpected error: {err.__class__.__name__}: {err}"
+        )
 
 
-def _fail(ticket_id: int, revision: int, reason: str) -> None:
+def _fail(task: Task, ticket_id: int, revision: int, reason: str) -> str:
+    """Mark the ticket failed; if even that cannot be written, retry the task rather than let
+    Celery acknowledge (and so drop) a message whose ticket would stay queued or processing."""
     log.error("ticket %s rev %s failed: %s", ticket_id, revision, reason)
-    mark_failed(get_runtime().db, ticket_id, revision, reason)
+    try:
+        mark_failed(get_runtime().db, ticket_id, revision, reason)
+    except TransientError as err:
+        log.warning(
+            "ticket %s: could not record the failure (%s); retry in %ss",
+            ticket_id,
+            err,
+            MAX_COUNTDOWN_S,
+        )
+        raise task.retry(exc=err, countdown=MAX_COUNTDOWN_S) from err
+    return "failed"

@@ -2,7 +2,8 @@
 
 Knows nothing of Celery: ``worker.tasks`` calls ``process_ticket`` and maps its exceptions to
 retry or failure. Idempotency comes from the database: one result per (ticket, revision), so a
-message delivered twice (worker crash, visibility timeout) never produces a second result.
+message delivered twice (worker crash, visibility timeout) never produces a second result; the
+status writes themselves live in ``worker.ticket_state``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session, select
 
 from shared.errors import PermanentError, TransientError
-from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from shared.models import TriageResult
 from worker.citations import finish_draft
 from worker.engine.base import Classification, Engine
-from worker.history import load_history
 from worker.knowledge_base import Hit, KnowledgeBase
 from worker.prompting import (
     Reference,
@@ -33,15 +29,11 @@ from worker.prompting import (
     reply_opening,
     with_opening,
 )
+from worker.ticket_state import DB_UNAVAILABLE, Outcome, claim, mark_failed, store, transient
+
+__all__ = ["Outcome", "TriageJob", "TriageOutput", "mark_failed", "process_ticket", "run_batch"]
 
 log = logging.getLogger(__name__)
-
-
-class Outcome(StrEnum):
-    triaged = "triaged"
-    duplicate = "duplicate"  # a result for this revision exists already
-    stale = "stale"  # a newer revision was queued; that message will do the work
-    missing = "missing"  # no such ticket (deleted); nothing to do
 
 
 @dataclass(frozen=True)
@@ -113,48 +105,7 @@ def run_batch(
     return out
 
 
-def _transient(err: Exception) -> TransientError:
-    return TransientError(f"database unavailable: {err.__class__.__name__}: {err}")
-
-
-def _claim(
-    db: DbEngine, ticket_id: int, revision: int
-) -> tuple[Outcome | None, TriageJob | None, int]:
-    """Mark the ticket processing; return an outcome instead when there is nothing to do."""
-    with Session(db, expire_on_commit=False) as s:
-        ticket = s.get(Ticket, ticket_id)
-        if ticket is None:
-            return Outcome.missing, None, 0
-        if revision < ticket.revision:
-            return Outcome.stale, None, 0
-        done = s.exec(
-            select(TriageResult.id).where(
-                TriageResult.ticket_id == ticket_id, TriageResult.revision == revision
-            )
-        ).first()
-        if done is not None:
-            return Outcome.duplicate, None, 0
-        history = tuple(load_history(s, ticket))  # before the write: no row lock held meanwhile
-        now = utcnow()
-        queued_ms = (
-            int((now - ticket.enqueued_at).total_seconds() * 1000) if ticket.enqueued_at else 0
-        )
-        ticket.status = TicketStatus.processing
-        ticket.attempts += 1
-        ticket.updated_at = now
-        s.add(ticket)
-        s.commit()
-        view = TicketView(
-            subject=ticket.subject,
-            body=ticket.body,
-            customer_name=ticket.customer_name,
-            history=history,
-        )
-        return None, TriageJob(ticket_id, view), max(queued_ms, 0)
-
-
-def _store(
-    db: DbEngine,
+def _result(
     ticket_id: int,
     revision: int,
     out: TriageOutput,
@@ -162,10 +113,10 @@ def _store(
     worker: str,
     queue_ms: int,
     threshold: float,
-) -> Outcome:
+) -> TriageResult:
     info = engine.info
     lab = out.labels
-    result = TriageResult(
+    return TriageResult(
         ticket_id=ticket_id,
         revision=revision,
         category=lab.category.name,
@@ -193,20 +144,17 @@ def _store(
         draft_ms=out.draft_ms,
         batch_size=out.batch_size,
     )
-    with Session(db, expire_on_commit=False) as s:
-        s.add(result)
-        ticket = s.get(Ticket, ticket_id)
-        if ticket is not None and ticket.revision == revision:
-            ticket.status = TicketStatus.triaged
-            ticket.last_error = None
-            ticket.updated_at = utcnow()
-            s.add(ticket)
-        try:
-            s.commit()
-        except IntegrityError:
-            s.rollback()  # another delivery of the same message got there first
-            return Outcome.duplicate
-    return Outcome.triaged
+
+
+def out_of_resources(err: BaseException) -> bool:
+    """Out of GPU (CUDA, MPS) or host memory: the batch or the moment was too much, not the
+    ticket, so it is worth retrying. Matched by name so this module needs no torch import."""
+    if isinstance(err, MemoryError):
+        return True
+    names = {c.__name__ for c in type(err).__mro__}
+    return "OutOfMemoryError" in names or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
 
 
 def process_ticket(
@@ -220,32 +168,21 @@ def process_ticket(
     threshold: float,
 ) -> Outcome:
     try:
-        outcome, job, queue_ms = _claim(db, ticket_id, revision)
-    except (OperationalError, PoolTimeout) as err:
-        raise _transient(err) from err
-    if outcome is not None or job is None:
+        outcome, view, queue_ms = claim(db, ticket_id, revision)
+    except DB_UNAVAILABLE as err:
+        raise transient(err) from err
+    if outcome is not None:
         log.info("ticket %s rev %s: %s", ticket_id, revision, outcome)
-        return outcome or Outcome.missing
+        return outcome
     try:
-        out = submit(job)
+        out = submit(TriageJob(ticket_id, view))
     except Exception as err:
-        raise PermanentError(
-            f"model failed on this ticket: {err.__class__.__name__}: {err}"
-        ) from err
+        reason = f"{err.__class__.__name__}: {err}"
+        if out_of_resources(err):
+            raise TransientError(f"model stage out of memory: {reason}") from err
+        raise PermanentError(f"model failed on this ticket: {reason}") from err
+    result = _result(ticket_id, revision, out, engine, worker, queue_ms, threshold)
     try:
-        return _store(db, ticket_id, revision, out, engine, worker, queue_ms, threshold)
-    except (OperationalError, PoolTimeout) as err:
-        raise _transient(err) from err
-
-
-def mark_failed(db: DbEngine, ticket_id: int, revision: int, reason: str) -> None:
-    """Record a readable reason; a newer revision is left alone."""
-    with Session(db) as s:
-        ticket = s.get(Ticket, ticket_id)
-        if ticket is None or ticket.revision != revision:
-            return
-        ticket.status = TicketStatus.failed
-        ticket.last_error = reason[:2000]
-        ticket.updated_at = utcnow()
-        s.add(ticket)
-        s.commit()
+        return store(db, result)
+    except DB_UNAVAILABLE as err:
+        raise transient(err) from err

@@ -58,3 +58,11 @@ def test_wrong_result_count_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="returned 0 for 1"):
         b.submit(1)
     b.close()
+
+
+def test_batch_size_history_is_bounded() -> None:
+    """A worker runs for weeks: the record of batch sizes must not grow with every batch."""
+    b = MicroBatcher(_double, max_size=1, max_wait_s=0, history=5)
+    assert [b.submit(i) for i in range(20)] == [i * 2 for i in range(20)]
+    b.close()
+    assert list(b.batch_sizes) == [1] * 5

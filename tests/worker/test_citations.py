@@ -83,3 +83,31 @@ def test_no_pointer_where_the_draft_cites_or_the_language_has_no_wording() -> No
     draft, cites = finish_draft("\u597d\u7684\u3002", shown, "zh", [])
     assert draft == "\u597d\u7684\u3002" and not any(c["cited"] for c in cites)
     assert finish_draft("Hi", [], "en", []) == ("Hi", [])
+
+
+KB_LINK = "https://help.example.com/a1"
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        f"Read \u201c{KB_LINK}\u201d now.",
+        f"\u8bf7\u8bbf\u95ee {KB_LINK}\u3002\u8c22\u8c22",
+        f"Lisez \u00ab{KB_LINK}\u00bb merci.",
+        f"Read **{KB_LINK}** now.",
+        f"See {KB_LINK}... or ({KB_LINK}).",
+    ],
+)
+def test_a_kb_link_keeps_the_punctuation_that_closes_it(draft: str) -> None:
+    assert drop_unknown_links(draft, urls_in([f"Details: {KB_LINK}."])) == draft
+
+
+def test_upper_case_links_are_checked_like_any_other() -> None:
+    allowed = urls_in([KB_LINK])
+    assert drop_unknown_links("HTTPS://HELP.example.com/a1 ok", allowed).startswith("HTTPS://")
+    assert drop_unknown_links("HTTPS://EVIL.example/x", allowed) == "[link removed]"
+    assert drop_unknown_links("HTTPS://help.example.com/A1", allowed) == "[link removed]"
+
+
+def test_three_digit_markers_beyond_the_passages_are_removed() -> None:
+    assert drop_unknown_markers("See [100] and [2, 123].", 3) == "See and [2]."

@@ -77,6 +77,21 @@ def test_a_broken_version_is_skipped_and_the_old_one_kept(encoder: Path, tmp_pat
     assert clf.maybe_reload() is False  # not retried on every check
 
 
+def test_a_version_whose_head_does_not_match_its_labels_is_refused(
+    encoder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """3 labels but 5 weight rows would send every ticket past the label list (IndexError)."""
+    write_version(tmp_path, "vA", LABELS_A, encoder)
+    clf = TicketClassifier(str(encoder), load_taxonomy(), tmp_path, CPU)
+    bad = Head(labels=["a", "b", "c"], weight=torch.randn(5, 32) * 10, bias=torch.zeros(5))
+    save_artifact(tmp_path, "vBad", {"category": bad}, {"base_encoder": str(encoder)})
+
+    assert clf.maybe_reload() is False and clf.version == "vA"
+    assert "head 'category' has 3 labels, weight (5, 32)" in caplog.text
+    for i in range(20):
+        assert clf.classify([f"ticket {i} about my parcel"])[0]["category"][0].name in LABELS_A
+
+
 def test_a_version_for_another_base_encoder_is_refused(encoder: Path, tmp_path: Path) -> None:
     write_version(tmp_path, "vA", LABELS_A, Path("/some/other/encoder"))
     clf = TicketClassifier(str(encoder), load_taxonomy(), tmp_path, CPU)

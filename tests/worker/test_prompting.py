@@ -9,13 +9,16 @@ import pytest
 
 from worker.engine.base import ChatMessages, Classification, Label
 from worker.prompting import (
+    BODY_CHARS,
     LT,
     NO_REFERENCE_RULES,
     RT,
+    THREAD_SEPARATOR,
     PastTicket,
     Reference,
     TicketView,
     build_chat,
+    classification_text,
     neutralize,
 )
 
@@ -120,6 +123,38 @@ def test_long_inputs_are_capped() -> None:
         TicketView("s" * 5000, body), labels(), [Reference("t", "passage " * 1000)] * 3
     )
     assert len(chat[1]["content"]) < 6000
+
+
+FIRST = "From: ana@example.com\n\nMy order 1234 arrived damaged. " + "The box was crushed. " * 90
+NEWEST = (
+    "From: ana@example.com\n\nUPDATE: forget the replacement, I want to CANCEL and get a refund."
+)
+
+
+def test_a_threads_newest_message_is_kept_whole() -> None:
+    """Re-triage after a customer reply: the reply is what the draft must answer."""
+    body = FIRST + THREAD_SEPARATOR + NEWEST
+    assert len(body) > BODY_CHARS
+    _, user = parts(build_chat(TicketView("Damaged order", body), labels()))
+    ticket = user[user.index("<ticket>") : user.index("</ticket>")]
+    assert ticket.endswith(NEWEST + "\n") and "My order 1234" not in ticket
+    assert len(ticket) < BODY_CHARS + 100
+    long_newest = NEWEST + " Details: " + "x " * 2000
+    _, user = parts(build_chat(TicketView("s", FIRST + THREAD_SEPARATOR + long_newest), labels()))
+    assert "UPDATE: forget the replacement" in user  # a newest message over the cap: its start
+
+
+def test_classification_text_reads_a_thread_newest_first() -> None:
+    text = classification_text(TicketView("Damaged order", FIRST + THREAD_SEPARATOR + NEWEST))
+    assert text.startswith("Damaged order\n" + NEWEST + THREAD_SEPARATOR + "From: ana@")
+    plain = TicketView("Hi", "a\n\nb")
+    assert classification_text(plain) == "Hi\na\n\nb"
+
+
+def test_thread_separator_is_the_producers() -> None:
+    from producer.email.thread import SEPARATOR
+
+    assert SEPARATOR == THREAD_SEPARATOR
 
 
 # --- The real draft model's chat template -----------------------------------------------------

@@ -1,16 +1,19 @@
-"""The Celery task edge: transient errors retry with backoff, then fail with a reason."""
+"""The Celery task edge: transient errors retry with backoff, then fail with a reason; a
+message is never acknowledged while its ticket's failure is unrecorded."""
 
 from collections.abc import Iterator
 
 import pytest
 from celery.exceptions import Retry
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from shared.config import Settings
-from shared.errors import TransientError
+from shared.db import make_engine
+from shared.errors import PermanentError, TransientError
 from shared.models import Ticket
 from tests.factories import make_ticket
-from worker import runtime, tasks
+from worker import runtime, tasks, triage
 
 
 @pytest.fixture
@@ -57,3 +60,68 @@ def test_task_triages_with_the_loaded_runtime(
     t = make_ticket(session)
     assert tasks.triage_ticket.run(t.id, 1) == "triaged"
     assert tasks.triage_ticket.run(t.id, 1) == "duplicate"
+
+
+DEAD_DB = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=1"
+
+
+def _run_task(ticket_id: int, retries: int) -> str:
+    task = tasks.triage_ticket
+    task.push_request(retries=retries, id=f"r{retries}", called_directly=False)
+    try:
+        return str(task.run(ticket_id, 1))
+    finally:
+        task.pop_request()
+
+
+@pytest.fixture
+def recorded_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's own retry would publish to the broker; raise with the countdown instead."""
+    monkeypatch.setattr(
+        tasks.triage_ticket, "retry", lambda exc, countdown: Retry(exc=exc, when=countdown)
+    )
+
+
+@pytest.mark.usefixtures("recorded_retry")
+def test_a_failure_that_cannot_be_recorded_is_retried_not_dropped(
+    started: runtime.WorkerRuntime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = make_ticket(session)
+    live = started.db
+    monkeypatch.setattr(started, "db", make_engine(DEAD_DB))
+    with pytest.raises(Retry) as info:  # retries used up, and marking it failed fails too
+        _run_task(t.id, retries=2)
+    assert info.value.when == tasks.MAX_COUNTDOWN_S
+    monkeypatch.setattr(started, "db", live)  # the database is back: the retry does the work
+    assert _run_task(t.id, retries=3) == "triaged"
+
+
+@pytest.mark.usefixtures("recorded_retry")
+def test_a_permanent_failure_that_cannot_be_recorded_is_retried(
+    started: runtime.WorkerRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bad_ticket(*_: object, **__: object) -> str:
+        raise PermanentError("model failed on this ticket: boom")
+
+    monkeypatch.setattr(tasks, "process_ticket", bad_ticket)
+    monkeypatch.setattr(started, "db", make_engine(DEAD_DB))
+    with pytest.raises(Retry) as info:
+        _run_task(1, retries=0)
+    assert info.value.when == tasks.MAX_COUNTDOWN_S
+
+
+@pytest.mark.usefixtures("recorded_retry")
+def test_an_unexpected_error_marks_the_ticket_failed_with_its_reason(
+    started: runtime.WorkerRuntime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def store(*_: object, **__: object) -> str:
+        raise DataError("INSERT INTO triage_result ...", {}, Exception("value too long"))
+
+    monkeypatch.setattr(triage, "store", store)  # after the claim set the ticket processing
+    t = make_ticket(session)
+    assert _run_task(t.id, retries=0) == "failed"
+    session.expire_all()
+    ticket = session.get(Ticket, t.id)
+    assert ticket is not None and ticket.status == "failed"
+    assert ticket.last_error is not None
+    assert ticket.last_error.startswith("unexpected error: DataError")

@@ -1,6 +1,7 @@
 """The per-ticket pipeline on real databases, with the deterministic engine."""
 
 import pytest
+import torch
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, select
 
@@ -86,3 +87,27 @@ def test_result_records_the_version_that_labelled_it(session: Session, db_engine
     t = make_ticket(session)
     _run(db_engine, ReloadingEngine(), t.id)
     assert session.exec(select(TriageResult)).one().classifier_version == "v-old"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("MPS backend out of memory (MPS allocated: 8.00 GB)"),
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_in_the_model_stage_is_transient(
+    session: Session, db_engine: DbEngine, error: Exception
+) -> None:
+    """Memory runs out for a batch or a moment, not for a ticket: retry, do not fail it."""
+    t = make_ticket(session)
+
+    def submit(job: TriageJob) -> TriageOutput:
+        raise error
+
+    with pytest.raises(TransientError, match="out of memory"):
+        process_ticket(
+            t.id, 1, db=db_engine, engine=FakeEngine(), submit=submit, worker="w", threshold=0.5
+        )
+    assert _run(db_engine, FakeEngine(), t.id) == Outcome.triaged  # the retry

@@ -118,14 +118,34 @@ class TicketClassifier:
                 str(encoder_dir), self.device, max_length=int(meta.get("max_length", 256))
             )
             tuned.embed(["warm-up"])  # a broken encoder shows here, not on a ticket
-        self._state = _Loaded(version, {**self._zero_shot, **heads}, tuned, meta)
+        state = _Loaded(version, {**self._zero_shot, **heads}, tuned, meta)
+        self._check(state)
+        self._state = state
         log.info("classifier now at version %s (%s)", version, meta.get("summary", ""))
+
+    def _check(self, state: _Loaded) -> None:
+        """A head whose weights do not match its labels would fail every ticket (an index past
+        the labels): refuse the version on load, and try one text through it."""
+        for f, head in state.heads.items():
+            n, w, b = len(head.labels), tuple(head.weight.shape), tuple(head.bias.shape)
+            if n == 0 or len(w) != 2 or w[0] != n or b != (n,):
+                raise ConfigError(
+                    f"version {state.version}: head {f!r} has {n} labels, weight {w}, bias {b}"
+                )
+        _, _, probs = self._probabilities(state, ["warm-up: my card payment failed"])
+        for f, p in probs.items():
+            if tuple(p.shape) != (1, len(state.heads[f].labels)) or not bool(p.isfinite().all()):
+                raise ConfigError(f"version {state.version}: head {f!r} gives no usable scores")
 
     def probabilities(
         self, texts: Sequence[str]
     ) -> tuple[str, dict[str, Head], dict[str, torch.Tensor]]:
         """The version used, its heads, and each field's (n_texts, n_labels) probabilities."""
-        state = self._state
+        return self._probabilities(self._state, texts)
+
+    def _probabilities(
+        self, state: _Loaded, texts: Sequence[str]
+    ) -> tuple[str, dict[str, Head], dict[str, torch.Tensor]]:
         emb: dict[str, torch.Tensor] = {}
         out = {}
         for f, head in state.heads.items():
