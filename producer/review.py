@@ -48,6 +48,11 @@ def submit_review(
         raise ConflictError(
             f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
         )
+    if data.revision != ticket.revision:
+        raise ConflictError(
+            f"ticket {ticket_id} was triaged again: its draft is now revision {ticket.revision}, "
+            f"not the revision {data.revision} reviewed; reload it"
+        )
     result = session.exec(
         select(TriageResult)
         .where(TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision)
@@ -84,7 +89,7 @@ def submit_review(
         .where(
             col(Ticket.id) == ticket_id,
             col(Ticket.status) == TicketStatus.triaged,
-            col(Ticket.revision) == ticket.revision,
+            col(Ticket.revision) == data.revision,
         )
         .values(status=decided, updated_at=utcnow())
     )

@@ -171,6 +171,9 @@ class TriageResult(SQLModel, table=True):
 # POST /tickets/{id}/review payload.
 class ReviewCreate(SQLModel):
     decision: ReviewDecision
+    # The revision whose draft the reviewer read (``triage.revision``): if the ticket was
+    # triaged again meanwhile, approving would send a draft nobody has seen.
+    revision: int = Field(ge=1)
     reviewer: str = Field(min_length=1, max_length=200)
     edited_reply: str | None = Field(default=None, max_length=50_000)
     corrected_category: str | None = Field(default=None, max_length=100)

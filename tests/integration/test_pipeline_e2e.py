@@ -69,6 +69,7 @@ def test_review_after_real_triage(stack: Stack) -> None:
         headers=KEY,
         json={
             "decision": "edit",
+            "revision": 1,
             "reviewer": "kim",
             "edited_reply": "We found your parcel.",
             "corrected_category": "shipping_delivery",

@@ -26,7 +26,9 @@ def _triaged(client: TestClient, db: DbEngine, body: str, ext: str) -> int:
 
 
 def _review(client: TestClient, tid: int, **payload: object) -> object:
-    return client.post(f"/tickets/{tid}/review", json={"reviewer": "sam", **payload}, headers=KEY)
+    """Review the draft as a reviewer who read revision 1 (unless ``revision`` says otherwise)."""
+    body = {"reviewer": "sam", "revision": 1, **payload}
+    return client.post(f"/tickets/{tid}/review", json=body, headers=KEY)
 
 
 def test_approve_keeps_the_draft_as_final_reply(client: TestClient, db_engine: DbEngine) -> None:
@@ -129,3 +131,32 @@ def test_corrections_follow_the_trained_label_set(
     assert r.status_code == 422 and "card_arrival" in r.json()["detail"]
     r = _review(client, tid, decision="approve", corrected_category="card_arrival")
     assert r.status_code == 200, r.text
+
+
+def test_a_draft_replaced_after_the_reviewer_read_it_is_not_approved(
+    client: TestClient, db_engine: DbEngine, session: Session
+) -> None:
+    """Approving binds to the revision read: a re-triage in between must not send a new draft
+    that nobody has seen."""
+    from shared.models import Ticket, TicketStatus
+    from tests.factories import make_result
+
+    tid = _triaged(client, db_engine, "I was charged twice", "stale")
+    ticket = session.get(Ticket, tid)
+    assert ticket is not None
+    ticket.revision, ticket.status = 2, TicketStatus.triaged  # a reply arrived, triaged again
+    session.add(ticket)
+    session.commit()
+    make_result(session, tid, revision=2, draft_reply="We have closed your account.")
+    r = _review(client, tid, decision="approve", revision=1)
+    assert r.status_code == 409 and "revision 2" in r.json()["detail"]
+    assert session.exec(select(Review)).all() == []
+    r = _review(client, tid, decision="approve", revision=2)
+    assert r.status_code == 200 and r.json()["review"]["final_reply"] == "We have closed your account."
+
+
+def test_a_review_must_say_which_revision_it_read(client: TestClient, db_engine: DbEngine) -> None:
+    tid = _triaged(client, db_engine, "I was charged twice", "norev")
+    body = {"decision": "approve", "reviewer": "sam"}
+    r = client.post(f"/tickets/{tid}/review", json=body, headers=KEY)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "revision"]
