@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, case, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from shared.models import (
@@ -43,16 +44,38 @@ def to_public(session: Session, ticket: Ticket) -> TicketPublic:
     )
 
 
+def _latest_result_join() -> ColumnElement[bool]:
+    """The newest result of each ticket: the one ``to_public`` shows, also while a newer
+    revision is still queued, so a filter agrees with what the listing displays."""
+    other = aliased(TriageResult)
+    newest = (
+        select(func.max(other.revision))
+        .where(other.ticket_id == col(Ticket.id))
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return and_(col(TriageResult.ticket_id) == col(Ticket.id), col(TriageResult.revision) == newest)
+
+
 def list_tickets(
-    session: Session, status: TicketStatus | None, category: str | None, limit: int, offset: int
+    session: Session,
+    status: TicketStatus | None,
+    category: str | None,
+    limit: int,
+    offset: int,
+    before_id: int | None = None,
 ) -> TicketPage:
+    """Newest first. ``before_id`` (the last id of the previous page) pages without the shifts
+    that new tickets cause to offsets."""
     stmt = select(Ticket)
     if category is not None:
-        stmt = stmt.join(TriageResult, _current_result_join()).where(
+        stmt = stmt.join(TriageResult, _latest_result_join()).where(
             TriageResult.category == category
         )
     if status is not None:
         stmt = stmt.where(Ticket.status == status)
+    if before_id is not None:
+        stmt = stmt.where(col(Ticket.id) < before_id)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     rows = session.exec(stmt.order_by(col(Ticket.id).desc()).offset(offset).limit(limit)).all()
     return TicketPage(
@@ -70,7 +93,12 @@ def review_queue(session: Session, limit: int, offset: int) -> TicketPage:
     )
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     rows = session.exec(
-        base.order_by(rank, col(TriageResult.needs_human_triage).desc(), col(Ticket.created_at))
+        base.order_by(
+            rank,
+            col(TriageResult.needs_human_triage).desc(),
+            col(Ticket.created_at),
+            col(Ticket.id),  # a total order: pages never swap tickets created in the same instant
+        )
         .offset(offset)
         .limit(limit)
     ).all()

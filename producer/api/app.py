@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from producer.api import routes_health, routes_review, routes_tickets, routes_ui
 from producer.api.requeue_sweeper import RequeueSweeper
@@ -19,6 +21,8 @@ from producer.enqueue import CeleryEnqueuer, Enqueuer
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
 from shared.errors import ConflictError, NotFoundError, TransientError
+
+log = logging.getLogger(__name__)
 
 
 def _error(code: int) -> Callable[[Request, Exception], Any]:
@@ -40,6 +44,16 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     return AsciiJSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"detail": jsonable_encoder(exc.errors())},
+    )
+
+
+async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    """The database is down or unreachable: a 503 a client can retry, not a 500."""
+    log.warning("database unavailable: %s", exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "database unavailable, try again shortly"},
+        headers={"Retry-After": "5"},
     )
 
 
@@ -77,6 +91,7 @@ def create_app(
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
+    app.add_exception_handler(OperationalError, _database_down)
     app.include_router(routes_tickets.router)
     app.include_router(routes_review.router)
     app.include_router(routes_health.router)

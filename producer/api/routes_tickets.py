@@ -66,8 +66,12 @@ def get_tickets(
     category: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only tickets older than this id.")
+    ] = None,
 ) -> TicketPage:
-    return list_tickets(session, status_, category, limit, offset)
+    """Newest first; for stable pages pass the last id of the previous page as ``before_id``."""
+    return list_tickets(session, status_, category, limit, offset, before_id)
 
 
 @router.get("/{ticket_id}", response_model=TicketPublic, dependencies=[Depends(require_read_key)])

@@ -152,7 +152,9 @@ def test_a_draft_replaced_after_the_reviewer_read_it_is_not_approved(
     assert r.status_code == 409 and "revision 2" in r.json()["detail"]
     assert session.exec(select(Review)).all() == []
     r = _review(client, tid, decision="approve", revision=2)
-    assert r.status_code == 200 and r.json()["review"]["final_reply"] == "We have closed your account."
+    assert (
+        r.status_code == 200 and r.json()["review"]["final_reply"] == "We have closed your account."
+    )
 
 
 def test_a_review_must_say_which_revision_it_read(client: TestClient, db_engine: DbEngine) -> None:
@@ -160,3 +162,21 @@ def test_a_review_must_say_which_revision_it_read(client: TestClient, db_engine:
     body = {"decision": "approve", "reviewer": "sam"}
     r = client.post(f"/tickets/{tid}/review", json=body, headers=KEY)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "revision"]
+
+
+def test_review_pages_cover_tickets_created_in_the_same_instant(
+    client: TestClient, session: Session
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.models import TicketStatus
+    from tests.factories import make_result, make_ticket
+
+    same = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = []
+    for _ in range(8):
+        t = make_ticket(session, status=TicketStatus.triaged, created_at=same)
+        make_result(session, t.id, priority="normal")
+        ids.append(t.id)
+    pages = [client.get(f"/review?limit=1&offset={i}").json()["items"] for i in range(8)]
+    assert [p[0]["id"] for p in pages] == sorted(ids)  # each once, in a stable order

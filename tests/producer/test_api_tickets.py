@@ -163,3 +163,30 @@ def test_api_runs_the_sweeper_while_it_is_up(settings) -> None:
     off = create_app(settings, enqueuer=RecordingEnqueuer())
     with TestClient(off):
         assert off.state.requeue_sweeper._thread is None
+
+
+def test_before_id_pages_do_not_shift_when_tickets_arrive(client: TestClient) -> None:
+    for i in range(6):
+        client.post("/tickets", json={**TICKET, "external_id": f"p{i}"}, headers=KEY)
+    first = [t["id"] for t in client.get("/tickets?limit=3").json()["items"]]
+    client.post("/tickets", json={**TICKET, "external_id": "late"}, headers=KEY)
+    second = [
+        t["id"] for t in client.get(f"/tickets?limit=3&before_id={first[-1]}").json()["items"]
+    ]
+    assert len(set(first + second)) == 6 and max(second) < min(first)
+    assert client.get("/tickets?before_id=0").status_code == 422
+
+
+def test_category_filter_agrees_with_the_result_shown(client: TestClient, session: Session) -> None:
+    """While a re-triage is queued, the listing shows the previous result: filter on it too."""
+    from shared.models import TicketStatus
+    from tests.factories import make_result, make_ticket
+
+    t = make_ticket(session, status=TicketStatus.queued, revision=2)
+    make_result(session, t.id, revision=1, category="billing")
+    shown = client.get(f"/tickets/{t.id}").json()["triage"]["category"]
+    assert shown == "billing"
+    assert [x["id"] for x in client.get("/tickets?category=billing").json()["items"]] == [t.id]
+    make_result(session, t.id, revision=2, category="other")
+    assert client.get("/tickets?category=billing").json()["total"] == 0
+    assert client.get("/tickets?category=other").json()["total"] == 1
