@@ -7,15 +7,19 @@ classified results come out as a table.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,15 +41,42 @@ from ticketflow.processes import (
 DONE = {"triaged", "failed", "approved", "rejected"}
 
 
+# Long enough for a slow CPU (20 tickets take about 75 s on two cores), short enough that a
+# stuck demo ends with the worker's log instead of a progress bar that never moves.
+TRIAGE_DEADLINE_S = 900
+
+
+class DemoError(Exception):
+    """The demo cannot run or finish; the message says why, without a traceback."""
+
+
 def load_samples(path: Path | None = None) -> list[dict[str, Any]]:
-    text = (
-        path.read_text(encoding="utf-8")
-        if path
-        else resources.files("ticketflow")
-        .joinpath("samples/demo_tickets.jsonl")
-        .read_text(encoding="utf-8")
-    )
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """The sample tickets, checked before any model is loaded."""
+    where = str(path) if path else "bundled samples"
+    try:
+        text = (
+            path.read_text(encoding="utf-8")
+            if path
+            else resources.files("ticketflow")
+            .joinpath("samples/demo_tickets.jsonl")
+            .read_text(encoding="utf-8")
+        )
+    except (OSError, UnicodeDecodeError) as err:
+        raise DemoError(f"{where}: cannot read: {err}") from None
+    samples = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            sample = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DemoError(f"{where}:{number}: invalid JSON: {err.msg}") from None
+        if not isinstance(sample, dict) or not str(sample.get("body") or "").strip():
+            raise DemoError(f'{where}:{number}: each line must be an object with a "body"')
+        samples.append(sample)
+    if not samples:
+        raise DemoError(f"{where}: no tickets in the file")
+    return samples
 
 
 def _first_line(text: str, width: int = 70) -> str:
@@ -71,24 +102,25 @@ def results_table(tickets: list[dict[str, Any]]) -> Table:
         if r is None:
             table.add_row(
                 str(t["id"]),
-                t["subject"],
+                escape(t["subject"]),
                 f"[red]{t['status']}[/]",
                 "",
                 "",
                 "",
-                t.get("last_error") or "",
+                escape(t.get("last_error") or ""),
             )
             continue
         flag = " [yellow]?[/]" if r["needs_human_triage"] else ""
+        # Customer and model text are data: "[/b]" or "[link=...]" must print as written.
         table.add_row(
             str(t["id"]),
-            _first_line(t["subject"], 32),
-            f"{r['category']} {r['category_confidence']:.2f}{flag}",
+            escape(_first_line(t["subject"], 32)),
+            f"{escape(r['category'])} {r['category_confidence']:.2f}{flag}",
             f"{r['priority']} {r['priority_confidence']:.2f}",
             f"{r['sentiment']} {r['sentiment_confidence']:.2f}",
             f"{r['language']} {r['language_confidence']:.2f}",
-            _first_line(r["draft_reply"]),
-            _sources(r["citations"]),
+            escape(_first_line(r["draft_reply"])),
+            escape(_sources(r["citations"])),
         )
     return table
 
@@ -107,8 +139,41 @@ def run_demo(
     data_dir = settings.data_dir.resolve()
     log_dir = data_dir / "demo-logs"
     db_file = data_dir / "demo.db"
-    for p in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
-        p.unlink(missing_ok=True)
+    tickets = load_samples(samples)
+    with _only_demo(data_dir):
+        for p in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
+            p.unlink(missing_ok=True)
+        return _run(settings, console, tickets, keep_running, data_dir, log_dir, db_file)
+
+
+@contextmanager
+def _only_demo(data_dir: Path) -> Iterator[None]:
+    """One demo per data directory: a second one would delete the first one's database."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / "demo.lock").open("a")
+    except OSError as err:
+        raise DemoError(f"cannot use the data directory {data_dir}: {err}") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DemoError(
+                f"another `ticketflow demo` is running with {data_dir}; stop it first, or set "
+                "TICKETFLOW_DATA_DIR to another directory"
+            ) from None
+        yield
+
+
+def _run(
+    settings: Settings,
+    console: Console,
+    tickets: list[dict[str, Any]],
+    keep_running: bool,
+    data_dir: Path,
+    log_dir: Path,
+    db_file: Path,
+) -> int:
     children: list[Child] = []
     try:
         redis_url = settings.redis_url
@@ -156,7 +221,6 @@ def run_demo(
         load_s = time.perf_counter() - t0
         console.print(f"Worker: models loaded and warmed up in {load_s:.1f}s")
 
-        tickets = load_samples(samples)
         headers = {"X-API-Key": api_key}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             t1 = time.perf_counter()
@@ -164,7 +228,7 @@ def run_demo(
                 http.post("/tickets", json={**s, "source": "demo"}).raise_for_status().json()["id"]
                 for s in tickets
             ]
-            results = _follow(http, ids, console)
+            results = _follow(http, ids, console, worker)
             elapsed = time.perf_counter() - t1
         console.print(results_table(results))
         ok = sum(1 for r in results if r["status"] == "triaged")
@@ -187,8 +251,12 @@ def run_demo(
         )
 
 
-def _follow(http: httpx.Client, ids: list[int], console: Console) -> list[dict[str, Any]]:
+def _follow(
+    http: httpx.Client, ids: list[int], console: Console, worker: Child
+) -> list[dict[str, Any]]:
+    """Poll until every ticket is done; a dead or stuck worker ends the wait with its log."""
     columns = (TextColumn("Triage"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    deadline = time.monotonic() + TRIAGE_DEADLINE_S
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("triage", total=len(ids))
         while True:
@@ -197,6 +265,16 @@ def _follow(http: httpx.Client, ids: list[int], console: Console) -> list[dict[s
             progress.update(bar, completed=done)
             if done == len(ids):
                 return current
+            if not worker.alive():
+                raise DemoError(
+                    f"the worker exited with {done}/{len(ids)} tickets done; its log "
+                    f"({worker.log_path}) ends:\n{worker.log_text()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"only {done}/{len(ids)} tickets done after {TRIAGE_DEADLINE_S}s; the "
+                    f"worker's log ({worker.log_path}) ends:\n{worker.log_text()[-3000:]}"
+                )
             time.sleep(0.5)
 
 

@@ -25,9 +25,10 @@ def demo(
     keep_running: bool = typer.Option(False, help="Keep the API and worker up for reviewing."),
 ) -> None:
     """Enqueue sample tickets through the API and show the drafted, classified results."""
+    import httpx
     from rich.console import Console
 
-    from ticketflow.demo import run_demo
+    from ticketflow.demo import DemoError, run_demo
 
     # Children run in their own sessions; SIGTERM must unwind through the demo's cleanup
     # (Python's default would exit at once and leave the worker and API running).
@@ -38,11 +39,16 @@ def demo(
     except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    raise typer.Exit(
-        run_demo(
-            settings,
-            Console(width=160) if not Console().is_terminal else Console(),
-            samples,
-            keep_running,
-        )
-    )
+    console = Console(width=160) if not Console().is_terminal else Console()
+    try:
+        code = run_demo(settings, console, samples, keep_running)
+    except (DemoError, ConfigError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except (RuntimeError, TimeoutError) as err:  # a child died or never came up: its log says why
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as err:
+        typer.echo(f"error: the demo's API failed: {err}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
