@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from shared.config import get_settings
+from shared.config import get_settings, redact_url
 from shared.errors import ConfigError
 
 db_cmd = typer.Typer(help="Database schema commands.", no_args_is_help=True)
@@ -23,11 +23,28 @@ def _settings_or_exit():  # type: ignore[no-untyped-def]
 @db_cmd.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    from shared.db import upgrade
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db import current_revision, upgrade
 
     settings = _settings_or_exit()
-    upgrade(settings, revision)
-    typer.echo(f"database at {revision}: {settings.resolved_database_url.split('@')[-1]}")
+    url = settings.resolved_database_url
+    where = url.split("@")[-1]
+    try:
+        upgrade(settings, revision)
+        now = current_revision(url)
+    except CommandError as err:  # an unknown revision, or one below the current (a downgrade)
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, OSError) as err:
+        typer.echo(f"error: database {where}: {_first_line(err)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database at {now}: {where}")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
 
 
 def api_cmd(
@@ -51,11 +68,24 @@ def api_cmd(
 def requeue_cmd() -> None:
     """Re-send tickets whose queue message was never sent or seems lost."""
     settings = _settings_or_exit()
+    import redis
+    from sqlalchemy.exc import SQLAlchemyError
+
     from producer.enqueue import default_enqueuer
     from producer.intake import requeue_unsent
     from shared.db import session_scope
 
     logging.basicConfig(level=settings.log_level)
-    with session_scope() as session:
-        n = requeue_unsent(session, default_enqueuer(), settings.requeue_after_s)
+    try:  # every send would fail: say so once, instead of "re-sent 0"
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
+    except (redis.RedisError, OSError) as err:
+        where = redact_url(settings.redis_url)
+        typer.echo(f"error: no Redis at {where} ({err}): nothing re-sent", err=True)
+        raise typer.Exit(1) from None
+    try:
+        with session_scope() as session:
+            n = requeue_unsent(session, default_enqueuer(), settings.requeue_after_s)
+    except SQLAlchemyError as err:
+        typer.echo(f"error: database: {_first_line(err)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"re-sent {n} ticket(s)")

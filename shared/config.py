@@ -7,16 +7,21 @@ first ticket hours later.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from shared.errors import ConfigError
 
 ENV_PREFIX = "TICKETFLOW_"
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 BUNDLED_DRAFT_MODEL = "bundled:smollm2-135m-instruct"
 BUNDLED_ENCODER = "bundled:all-minilm-l6-v2"
 
@@ -99,6 +104,31 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        if not v:
+            return v
+        try:
+            backend = make_url(v).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return v
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
     @model_validator(mode="after")
     def _check_timeouts(self) -> Settings:
         if self.visibility_timeout_s <= self.task_time_limit_s:
@@ -134,12 +164,20 @@ class Settings(BaseSettings):
         return self.public_url.rstrip("/") or f"http://{self.api_host}:{self.api_port}"
 
 
+def redact_url(url: str) -> str:
+    """The URL with any password replaced: it must not reach a log or a terminal."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
 def _explain(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         name = f"{ENV_PREFIX}{loc.upper()}" if loc else "settings"
-        lines.append(f"{name}: {e['msg']} (got {e.get('input')!r})" if loc else e["msg"])
+        got = e.get("input")
+        if isinstance(got, str):
+            got = redact_url(got)
+        lines.append(f"{name}: {e['msg']} (got {got!r})" if loc else e["msg"])
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

@@ -14,6 +14,8 @@ import typer
 from shared.config import get_settings
 from shared.errors import ConfigError
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 def pin_gpu(gpu: str) -> str:
     """Expose exactly one GPU (or none, for ``cpu``) to this process."""
@@ -42,18 +44,34 @@ def worker_cmd(
         0, help="Task threads; 0 = TICKETFLOW_WORKER_CONCURRENCY or the batch size."
     ),
     hostname: str = typer.Option("", help="Celery node name; default ticketflow-gpu<N>@host."),
-    loglevel: str = typer.Option("INFO", help="Celery log level."),
+    loglevel: str = typer.Option("INFO", help="Celery log level: DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
     """Run a triage worker: load the models once, then take tickets from the queue."""
     try:
         pinned = pin_gpu(gpu)
         settings = get_settings()
+        if loglevel.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"--loglevel must be one of {', '.join(LOG_LEVELS)}, not {loglevel!r}"
+            )
     except ConfigError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     # Model loading logs appear before Celery configures logging; show them.
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s: %(levelname)s] %(message)s")
     from shared.celery_app import app
+    from worker.runtime import start_runtime
+
+    # Load before Celery starts (the threads pool runs tasks in this process, and its start-up
+    # hook then finds the models loaded): a model that cannot load is one error line and exit 2.
+    try:
+        start_runtime(settings)
+    except ConfigError as err:
+        typer.echo(f"error: cannot start the worker: {err}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as err:
+        typer.echo(f"error: cannot start the worker: {type(err).__name__}: {err}", err=True)
+        raise typer.Exit(2) from None
 
     q = queues or f"{settings.queue},{settings.backfill_queue}"
     name = hostname or f"ticketflow-{pinned.replace(':', '')}@%h"

@@ -8,6 +8,7 @@ before any message is consumed. With prefork it loads in each child at
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Task, current_app
@@ -23,6 +24,7 @@ from worker.triage import mark_failed, process_ticket
 log = logging.getLogger(__name__)
 IN_PROCESS_POOLS = ("concurrency.thread", "concurrency.solo")
 MAX_COUNTDOWN_S = 60  # longest wait between retries
+EXIT_CANNOT_START = 3
 
 
 def _ours(worker_app: Any) -> bool:
@@ -37,13 +39,24 @@ def _load_in_main(sender: Any = None, **_: Any) -> None:
     pool_cls = getattr(sender, "pool_cls", None)  # still the CLI's value: a name or a class
     pool = f"{getattr(pool_cls, '__module__', '')}.{pool_cls}".lower()
     if any(p in pool for p in IN_PROCESS_POOLS):
-        start_runtime(get_settings())
+        _start_or_exit()
 
 
 @worker_process_init.connect
 def _load_in_child(**_: Any) -> None:
     if _ours(current_app._get_current_object()):
+        _start_or_exit()
+
+
+def _start_or_exit() -> None:
+    """Celery logs and swallows errors raised in signal handlers: a worker whose models did not
+    load would say "ready" and then fail every ticket. End the process instead."""
+    try:
         start_runtime(get_settings())
+    except Exception as err:
+        log.critical("worker cannot start, no ticket taken: %s: %s", type(err).__name__, err)
+        logging.shutdown()
+        os._exit(EXIT_CANNOT_START)
 
 
 @worker_shutdown.connect
