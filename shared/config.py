@@ -120,7 +120,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, v: str) -> str:
-        if urlsplit(v).scheme not in ("redis", "rediss", "unix"):
+        # memory:// is kombu's in-process broker: tests and single-process experiments.
+        if urlsplit(v).scheme not in ("redis", "rediss", "unix", "memory"):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return v
 

@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from worker.device import pick_dtype
 from worker.engine.base import ChatMessages
-from worker.model_source import check_local_or_hub, resolve_draft_model
+from worker.model_source import check_local_or_hub, explain_load_errors, resolve_draft_model
 from worker.prompt_budget import PromptFitter, render_chat
 
 
@@ -35,14 +35,15 @@ class DraftGenerator:
         self.max_input_tokens = max_input_tokens
         self.max_new_tokens = max_new_tokens
         self.repetition_penalty = repetition_penalty
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        with explain_load_errors("draft model", spec, path):
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(device))
         self.tokenizer.padding_side = "left"
         # Safety net only (fit() normally prevents it): never cut the end, where the assistant
         # turn the model must answer sits.
         self.tokenizer.truncation_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(device))
         self.model: Any = model.to(device).eval()
         self.model.generation_config.pad_token_id = self.tokenizer.pad_token_id
         self._fitter = PromptFitter(self.tokenizer, max_input_tokens)

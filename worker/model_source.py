@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from shared.config import BUNDLED_DRAFT_MODEL, BUNDLED_ENCODER
@@ -74,3 +76,20 @@ def check_local_or_hub(spec: str) -> None:
     looks_local = spec.startswith((".", "/", "~")) or spec.count("/") > 1
     if looks_local and not Path(spec).expanduser().exists():
         raise ConfigError(f"model path {spec!r} does not exist")
+
+
+@contextmanager
+def explain_load_errors(what: str, spec: str, path: str) -> Iterator[None]:
+    """Turn a failed ``from_pretrained`` (OSError and friends) into one ``ConfigError`` line
+    that says where the model was looked for, instead of a traceback from deep in the hub."""
+    try:
+        yield
+    except (OSError, ValueError, ImportError) as err:
+        detail = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+        detail = detail or type(err).__name__
+        if Path(path).expanduser().exists():
+            raise ConfigError(f"{what} {spec!r} could not be loaded from {path}: {detail}") from err
+        raise ConfigError(
+            f"{what} {spec!r} is not a local path, not in the Hugging Face cache, and the hub "
+            f"could not be reached: {detail}"
+        ) from err

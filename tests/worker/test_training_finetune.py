@@ -5,10 +5,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import RobertaConfig
 
+from shared.errors import ConfigError
 from shared.taxonomy import load_taxonomy
 from worker.classifier.artifacts import latest_version, list_versions
 from worker.classifier.classifier import TicketClassifier
+from worker.classifier.encoder import SentenceEncoder, max_positions
 from worker.training.data import load_examples
 from worker.training.evaluation import evaluate_examples
 from worker.training.finetune import FinetuneConfig
@@ -131,3 +134,20 @@ def test_large_datasets_hold_out_at_most_calib_max(
     report = train_version(examples, encoder, tmp_path, CPU, cfg, calib_fraction=0.2, refit_below=0)
     s = report.fields["category"]
     assert s.calib_examples == 10 and s.train_examples == len(examples) - 10
+
+
+def test_the_encoder_never_reads_past_its_position_table(encoder: str) -> None:
+    # A version saved with too long a max length (before training refused one) still works.
+    enc = SentenceEncoder(encoder, CPU, max_length=1024)
+    assert (enc.max_positions, enc.max_length) == (512, 512)
+    assert enc.embed(["my card never arrived " * 400]).shape == (1, 32)
+    assert max_positions(RobertaConfig(max_position_embeddings=514, pad_token_id=1)) == 512
+
+
+def test_training_refuses_a_max_length_the_encoder_cannot_take(
+    encoder: str, tmp_path: Path
+) -> None:
+    cfg = FinetuneConfig(epochs=1, max_length=1024)
+    with pytest.raises(ConfigError, match=r"max length 1024 .* \(512 tokens\)"):
+        train_version(load_examples(FIXTURE), encoder, tmp_path, CPU, cfg)
+    assert latest_version(tmp_path) is None

@@ -111,3 +111,46 @@ def test_train_without_data_is_a_clear_error(cli_env: Path) -> None:
     result = CliRunner().invoke(app, ["train", "--from-db"])
     assert result.exit_code == 2 and "no labelled examples" in result.output
     assert latest_version(cli_env) is None
+
+
+@pytest.fixture
+def one_priority(session: Session) -> None:
+    """What a real queue often looks like: categories vary, every priority is "normal"."""
+    for n, category in enumerate(["billing", "billing", "technical_issue", "complaint"], 1):
+        reviewed(session, n, ReviewDecision.approve, (category, "normal", "neutral"))
+
+
+def test_single_label_fields_are_skipped_with_a_warning(one_priority: None, cli_env: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["train", "--from-db", "--epochs", "1", "--calib-fraction", "0", "--frozen"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: not training 'priority': every example has the label 'normal'" in (
+        result.output
+    )
+    assert "warning: not training 'sentiment'" in result.output
+    version = latest_version(cli_env)
+    assert version is not None
+    meta = json.loads((cli_env / version / "meta.json").read_text())
+    assert meta["labels"] == {"category": ["billing", "complaint", "technical_issue"]}
+
+
+def test_train_from_db_honours_field(one_priority: None, cli_env: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["train", "--from-db", "--field", "category", "--epochs", "1", "--calib-fraction", "0"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output  # priority and sentiment were never asked for
+    version = latest_version(cli_env)
+    assert version is not None
+    meta = json.loads((cli_env / version / "meta.json").read_text())
+    assert list(meta["labels"]) == ["category"]
+
+
+def test_only_single_label_fields_is_a_clear_error(session: Session, cli_env: Path) -> None:
+    for n in (1, 2):
+        reviewed(session, n, ReviewDecision.approve, ("billing", "normal", "neutral"))
+    result = CliRunner().invoke(app, ["train", "--from-db", "--epochs", "1"])
+    assert result.exit_code == 2, result.output
+    assert "error: no field has examples of at least two labels" in result.output

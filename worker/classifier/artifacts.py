@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from typing import Any
 
 import torch
 
+from shared.errors import ConfigError
 from worker.classifier.heads import Head
 
 LATEST = "LATEST"
@@ -34,12 +37,21 @@ def new_version() -> str:
 
 
 def latest_version(heads_dir: Path) -> str | None:
-    """The version LATEST names, or None when there is none (or it points nowhere)."""
+    """The version LATEST names, or None when there is none (or it points nowhere).
+
+    Raises ``ConfigError`` when LATEST holds something that is not a version name.
+    """
     try:
         version = (heads_dir / LATEST).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    return version if version and (heads_dir / version / HEADS_FILE).exists() else None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{heads_dir / LATEST} is unreadable: {err}") from None
+    if not version:
+        return None
+    if "/" in version or "\x00" in version or version.startswith("."):
+        raise ConfigError(f"{heads_dir / LATEST} names no version ({version[:40]!r})")
+    return version if (heads_dir / version / HEADS_FILE).exists() else None
 
 
 def list_versions(heads_dir: Path) -> list[str]:
@@ -60,11 +72,46 @@ def load_artifact(
     vdir = heads_dir / version
     if not (vdir / HEADS_FILE).exists():
         raise FileNotFoundError(f"no classifier version {version!r} in {heads_dir}")
-    raw = torch.load(vdir / HEADS_FILE, map_location="cpu", weights_only=True)
-    heads = {field: Head.from_dict(d) for field, d in raw.items()}
-    meta = json.loads((vdir / META_FILE).read_text(encoding="utf-8"))
+    # What a truncated or overwritten file raises: torch's unpickler or zip reader, the JSON
+    # parser, or Head.from_dict on a dict of the wrong shape. torch's own message suggests
+    # weights_only=False, which is not the way out, so it is not repeated.
+    try:
+        raw = torch.load(vdir / HEADS_FILE, map_location="cpu", weights_only=True)
+        heads = {field: Head.from_dict(d) for field, d in raw.items()}
+    except (pickle.UnpicklingError, EOFError, RuntimeError, OSError) as err:
+        raise _unreadable(
+            heads_dir, version, f"{HEADS_FILE} is corrupt ({type(err).__name__})"
+        ) from err
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise _unreadable(heads_dir, version, f"{HEADS_FILE} holds no heads ({err!r})") from err
+    try:
+        meta = json.loads((vdir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise _unreadable(heads_dir, version, f"{META_FILE}: {err}") from None
+    if not isinstance(meta, dict):
+        raise _unreadable(heads_dir, version, f"{META_FILE} is not a JSON object")
     encoder_dir = vdir / ENCODER_DIR
     return heads, meta, encoder_dir if encoder_dir.exists() else None
+
+
+def _unreadable(heads_dir: Path, version: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"classifier version {version!r} in {heads_dir} is unreadable: {why}; "
+        "point LATEST at another version or delete this one"
+    )
+
+
+def check_writable(heads_dir: Path) -> None:
+    """Fail before a long training run, not after it, when versions cannot be saved here."""
+    try:
+        heads_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=heads_dir, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write classifier versions to {heads_dir} ({err.strerror or err}); "
+            "set TICKETFLOW_CLASSIFIER_DIR to a writable directory"
+        ) from None
 
 
 def publish(heads_dir: Path, version: str) -> None:

@@ -57,7 +57,8 @@ class TicketClassifier:
         self.device = device
         self.top_k = top_k
         self._reload_lock = threading.Lock()
-        self._failed: set[str] = set()
+        self._failed: set[str] = set()  # versions that failed to load
+        self._reported: set[str] = set()  # problems logged already (polling repeats them)
         self.base_encoder = SentenceEncoder(encoder_spec, device)
         self._zero_shot = zero_shot_heads(self.base_encoder, taxonomy)
         self._state = _Loaded(ZERO_SHOT_VERSION, dict(self._zero_shot))
@@ -84,20 +85,33 @@ class TicketClassifier:
         if not self._reload_lock.acquire(blocking=False):
             return False
         try:
-            version = latest_version(self.heads_dir)
+            try:
+                version = latest_version(self.heads_dir)
+            except ConfigError as err:
+                self._log_once("cannot tell which version LATEST names", err)
+                return False
             if version is None or version == self.version or version in self._failed:
                 return False
             try:
                 self.use_version(version)
-            except Exception:
+            except Exception as err:
                 self._failed.add(version)
-                log.exception(
-                    "classifier version %s failed to load; staying on %s", version, self.version
-                )
+                self._log_once(f"classifier version {version} failed to load", err)
                 return False
             return True
         finally:
             self._reload_lock.release()
+
+    def _log_once(self, what: str, err: Exception) -> None:
+        """A ``ConfigError`` says all there is to say; anything else gets its traceback."""
+        key = f"{what}: {err}"
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        if isinstance(err, ConfigError):
+            log.error("%s; staying on %s: %s", what, self.version, err)
+        else:
+            log.error("%s; staying on %s", what, self.version, exc_info=err)
 
     def use_version(self, version: str) -> None:
         """Load ``version`` (warming its encoder) and switch to it; raises if it is unusable."""

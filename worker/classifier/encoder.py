@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from worker.model_source import check_local_or_hub, resolve_encoder
+from worker.model_source import check_local_or_hub, explain_load_errors, resolve_encoder
+
+log = logging.getLogger(__name__)
+
+# Families whose position ids start after the padding index, so a table of 514 takes 512.
+OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert", "mpnet", "data2vec-text")
+
+
+def max_positions(config: Any) -> int | None:
+    """The longest input (in tokens) the encoder's position table allows; None if unbounded."""
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int) or n <= 0:
+        return None
+    pad = getattr(config, "pad_token_id", None)
+    if getattr(config, "model_type", "") in OFFSET_POSITIONS and isinstance(pad, int):
+        return n - pad - 1
+    return n
 
 
 class SentenceEncoder:
@@ -19,9 +37,22 @@ class SentenceEncoder:
         path = resolve_encoder(spec)
         self.spec = spec
         self.device = device
+        with explain_load_errors("encoder", spec, path):
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModel.from_pretrained(path)
+        self.model = model.to(device).eval()
+        self.max_positions = max_positions(self.model.config)
+        # Longer inputs would index past the position table and fail on every long ticket;
+        # training refuses such a length, this only guards versions saved before it did.
+        if self.max_positions is not None and max_length > self.max_positions:
+            log.warning(
+                "encoder %s takes at most %d tokens; truncating to that, not %d",
+                spec,
+                self.max_positions,
+                max_length,
+            )
+            max_length = self.max_positions
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).to(device).eval()
 
     @property
     def dim(self) -> int:

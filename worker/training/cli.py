@@ -7,8 +7,9 @@ commands keeps the root CLI (and `ticketflow api`) free of torch.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.table import Table
 
 from shared.config import Settings, get_settings
 from shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from worker.training.data import LabelledFile
 
 console = Console(stderr=True)
 
@@ -39,11 +43,26 @@ def _settings() -> Settings:
         raise _fail(err) from None
 
 
-def _file_examples(file: Path, text_column: str, field: list[str]) -> list[Any]:
-    from worker.training.data import load_examples, parse_field_specs
+def _file_examples(file: Path, text_column: str, field: list[str]) -> LabelledFile:
+    """The file's examples; says on stderr how many rows were skipped, and why."""
+    from worker.training.data import describe_skipped, load_labelled, parse_field_specs
 
     fields = parse_field_specs(field) if field else None
-    return load_examples(file, [c.strip() for c in text_column.split(",") if c.strip()], fields)
+    columns = [c.strip() for c in text_column.split(",") if c.strip()]
+    loaded = load_labelled(file, columns, fields)
+    if loaded.skipped_rows:
+        _say(f"{file}: {describe_skipped(loaded.skipped)}")
+    return loaded
+
+
+def _say(message: str) -> None:
+    """One plain line on stderr: rich would wrap it and read [brackets] in labels as markup."""
+    typer.echo(message, err=True)
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, not {value}")
 
 
 def train(
@@ -56,7 +75,9 @@ def train(
     ),
     text_column: str = typer.Option("text", help=TEXT_HELP),
     field: list[str] = typer.Option([], "--field", "-f", help=FIELD_HELP),
-    epochs: int | None = typer.Option(None, help="Passes over the data; default: by data size."),
+    epochs: int | None = typer.Option(
+        None, min=1, help="Passes over the data; default: by data size."
+    ),
     lr: float = typer.Option(8e-5, help="Encoder learning rate."),
     batch_size: int = typer.Option(32, min=1),
     max_length: int = typer.Option(128, min=8, help="Tokens per text while training."),
@@ -80,6 +101,7 @@ def train(
 
     from shared.db import get_engine, session_scope
     from worker.device import pick_device
+    from worker.training.data import TRAINABLE_FIELDS, parse_field_specs
     from worker.training.finetune import FinetuneConfig
     from worker.training.from_reviews import review_examples
     from worker.training.trainer import train_version
@@ -89,11 +111,14 @@ def train(
     try:
         if file is None and not from_db:
             raise ConfigError("give --file FILE, --from-db, or both")
-        examples = _file_examples(file, text_column, field) if file else []
+        _check_rate("--lr", lr)
+        fields = tuple(parse_field_specs(field)) if field else TRAINABLE_FIELDS
+        loaded = _file_examples(file, text_column, field) if file else None
+        examples = loaded.examples if loaded else []
         sources = [str(file)] if file else []
         if from_db:
             with session_scope(get_engine(settings.resolved_database_url)) as session:
-                reviewed = review_examples(session)
+                reviewed = review_examples(session, fields)
             console.print(f"{len(reviewed)} reviewed ticket(s) from the database")
             examples += reviewed
             sources.append("reviews")
@@ -111,10 +136,12 @@ def train(
             settings.heads_dir,
             pick_device(settings.device),
             cfg,
+            fields=fields,
             calib_fraction=calib_fraction,
             publish=publish,
             source=" + ".join(sources),
-            progress=console.print,
+            progress=_say,
+            skipped=loaded.skipped if loaded else None,
         )
     except ConfigError as err:
         raise _fail(err) from None
@@ -163,24 +190,34 @@ def eval_cmd(
     import torch
 
     from shared.taxonomy import load_taxonomy
+    from worker.classifier.artifacts import latest_version, load_artifact
     from worker.classifier.classifier import TicketClassifier
     from worker.device import pick_device
-    from worker.training.evaluation import evaluate_examples
+    from worker.training.evaluation import eval_warnings, evaluate_examples
 
     if threads:
         torch.set_num_threads(threads)
     try:
-        examples = _file_examples(file, text_column, field)
+        loaded = _file_examples(file, text_column, field)
+        examples = loaded.examples
+        if not examples:
+            raise ConfigError(f"{file}: no row has both text and a label, nothing to score")
+        wanted = version or latest_version(settings.heads_dir)
+        if wanted:  # an unusable version is an error here, not a quiet fall back to zero-shot
+            load_artifact(settings.heads_dir, wanted)
         clf = TicketClassifier(
             settings.encoder_model,
             load_taxonomy(settings.taxonomy_file),
             settings.heads_dir,
             pick_device(settings.device),
         )
-        if version:
-            clf.use_version(version)
+        if wanted and clf.version != wanted:
+            clf.use_version(wanted)
     except (ConfigError, FileNotFoundError) as err:
         raise _fail(err) from None
+    warnings = eval_warnings(clf, examples)
+    for w in warnings:
+        _say(f"warning: {w}")
     reports = evaluate_examples(clf, examples, top_confused=top_confused)
     if as_json:
         typer.echo(
@@ -190,6 +227,8 @@ def eval_cmd(
                     "encoder": clf.model_id,
                     "file": str(file),
                     "examples": len(examples),
+                    "skipped_rows": loaded.skipped,
+                    "warnings": warnings,
                     "fields": {f: r.to_dict() for f, r in reports.items()},
                 },
                 indent=2,

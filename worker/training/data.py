@@ -7,16 +7,15 @@ several heads even when not every row is labelled for every field.
 
 from __future__ import annotations
 
-import csv
-import json
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from shared.errors import ConfigError
+from shared.models import TriageResult, storable_text
+from worker.training.rows import Row, read_rows
 
 TRAINABLE_FIELDS = ("category", "priority", "sentiment")
 TEXT_JOIN = "\n"  # subject and body joined as worker.prompting.classification_text does
@@ -42,38 +41,70 @@ def parse_field_specs(specs: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a ``.csv`` (with a header) or a ``.jsonl`` file (one object a line)."""
-    if not path.exists():
-        raise ConfigError(f"no such file: {path}")
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        rows = []
-        with path.open(encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as err:
-                        raise ConfigError(f"{path}:{n}: not a JSON object: {err}") from None
-        return rows
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+# A label ends up in these columns (TriageResult, Review.corrected_*), so one that cannot be
+# stored is refused here, not by every insert once the version is published.
+LABEL_MAX_CHARS = {f: int(TriageResult.__table__.c[f].type.length) for f in TRAINABLE_FIELDS}  # type: ignore[attr-defined]
+
+NO_TEXT = "without text"
+NO_LABEL = "without a label"
 
 
-def _cell(row: dict[str, Any], column: str) -> str:
-    value = row.get(column)
-    return "" if value is None else str(value).strip()
+@dataclass
+class LabelledFile:
+    examples: list[Example]
+    skipped: dict[str, int]  # reason -> rows not used
+
+    @property
+    def skipped_rows(self) -> int:
+        return sum(self.skipped.values())
 
 
-def load_examples(
+def describe_skipped(skipped: Mapping[str, int]) -> str:
+    """``"3 row(s) skipped: 2 without text, 1 without a label"``, or "" when none were."""
+    parts = [f"{n} {reason}" for reason, n in skipped.items() if n]
+    if not parts:
+        return ""
+    return f"{sum(skipped.values())} row(s) skipped: {', '.join(parts)}"
+
+
+def _cell(row: Row, column: str, where: str) -> str:
+    value = row.cells.get(column)
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        raise ConfigError(
+            f"{where}: column {column!r} holds a JSON {type(value).__name__}, not text"
+        )
+    return str(value).strip()
+
+
+def _label(row: Row, field: str, column: str, where: str) -> str:
+    label = _cell(row, column, where)
+    try:
+        storable_text(label)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {field} label {label!r} {err}") from None
+    if len(label) > LABEL_MAX_CHARS[field]:
+        raise ConfigError(
+            f"{where}: {field} label {label[:40]!r}... has {len(label)} characters; "
+            f"the database stores at most {LABEL_MAX_CHARS[field]}"
+        )
+    return label
+
+
+def load_labelled(
     path: Path, text_columns: Sequence[str] = ("text",), fields: dict[str, str] | None = None
-) -> list[Example]:
-    """Examples from a file; ``fields`` maps field -> label column (default: columns named
-    like a trainable field). Several text columns are joined (e.g. ``subject,body``)."""
+) -> LabelledFile:
+    """Examples from a file, and how many rows were skipped for want of text or a label.
+
+    ``fields`` maps field -> label column (default: columns named like a trainable field).
+    Several text columns are joined (e.g. ``subject,body``). Text or a label the database
+    could not store fails the whole file, naming the line.
+    """
     rows = read_rows(path)
     if not rows:
         raise ConfigError(f"{path} has no rows")
-    columns = set().union(*(r.keys() for r in rows))
+    columns = set().union(*(r.cells.keys() for r in rows))
     missing = [c for c in text_columns if c not in columns]
     if missing:
         raise ConfigError(
@@ -88,13 +119,29 @@ def load_examples(
             f"{path}: no label column {', '.join(absent) or 'for any field'} "
             f"(columns: {', '.join(sorted(columns))}); use --field FIELD=COLUMN"
         )
-    out = []
+    out = LabelledFile([], {NO_TEXT: 0, NO_LABEL: 0})
     for row in rows:
-        text = TEXT_JOIN.join(_cell(row, c) for c in text_columns).strip()
-        labels = {f: _cell(row, c) for f, c in fields.items() if _cell(row, c)}
-        if text and labels:
-            out.append(Example(text, labels))
+        where = f"{path}:{row.line}"
+        text = TEXT_JOIN.join(_cell(row, c, where) for c in text_columns).strip()
+        try:  # no stored ticket holds such text, and the tokenizer fails on a lone surrogate
+            storable_text(text)
+        except ValueError as err:
+            raise ConfigError(f"{where}: text {err}") from None
+        labels = {f: label for f, c in fields.items() if (label := _label(row, f, c, where))}
+        if not text:
+            out.skipped[NO_TEXT] += 1
+        elif not labels:
+            out.skipped[NO_LABEL] += 1
+        else:
+            out.examples.append(Example(text, labels))
     return out
+
+
+def load_examples(
+    path: Path, text_columns: Sequence[str] = ("text",), fields: dict[str, str] | None = None
+) -> list[Example]:
+    """The examples of ``load_labelled``, for callers that do not report skipped rows."""
+    return load_labelled(path, text_columns, fields).examples
 
 
 def labels_of(examples: Sequence[Example], field: str) -> list[str]:
@@ -102,13 +149,22 @@ def labels_of(examples: Sequence[Example], field: str) -> list[str]:
     return sorted({e.labels[field] for e in examples if field in e.labels})
 
 
+def _stratum(example: Example) -> str:
+    """The first trained field's label (category where present)."""
+    return next((f"{f}={example.labels[f]}" for f in TRAINABLE_FIELDS if f in example.labels), "")
+
+
 def _strata(examples: Sequence[Example]) -> dict[str, list[int]]:
-    """Index groups by the first trained field's label (category where present)."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, e in enumerate(examples):
-        key = next((f"{f}={e.labels[f]}" for f in TRAINABLE_FIELDS if f in e.labels), "")
-        groups[key].append(i)
+        groups[_stratum(e)].append(i)
     return groups
+
+
+def same_text_key(text: str) -> str:
+    """Texts equal up to case and spacing are one text to the split: the encoder barely tells
+    them apart, so one on each side would score the held-out part as if seen."""
+    return " ".join(text.casefold().split())
 
 
 def stratified_split(
@@ -116,16 +172,26 @@ def stratified_split(
 ) -> tuple[list[Example], list[Example]]:
     """(rest, held_out) with about ``fraction`` of each label held out.
 
-    A label keeps at least one example on the training side, so a rare label is never
-    held out entirely; labels with a single example are not held out at all.
+    Examples with the same text (``same_text_key``) go to the same side, so the held-out part
+    is unseen. A label keeps at least one text on the training side, so a rare label is never
+    held out entirely; labels with a single text are not held out at all.
     """
     rng = random.Random(seed)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, e in enumerate(examples):
+        groups[same_text_key(e.text)].append(i)
+    strata: dict[str, list[list[int]]] = defaultdict(list)
+    for idx in groups.values():  # a text's group joins the stratum of its first example
+        strata[_stratum(examples[idx[0]])].append(idx)
     held: list[int] = []
-    for _, idx in sorted(_strata(examples).items()):
-        idx = idx[:]
-        rng.shuffle(idx)
-        k = min(round(len(idx) * fraction), len(idx) - 1)
-        held.extend(idx[:k])
+    for _, stratum in sorted(strata.items()):
+        rng.shuffle(stratum)
+        want = round(sum(map(len, stratum)) * fraction)
+        taken = 0
+        for group in stratum[:-1]:  # the last group stays for training
+            if taken + len(group) <= want:
+                held.extend(group)
+                taken += len(group)
     held_set = set(held)
     rest = [e for i, e in enumerate(examples) if i not in held_set]
     return rest, [examples[i] for i in sorted(held_set)]

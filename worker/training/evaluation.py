@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from worker.classifier.classifier import TicketClassifier
+from worker.classifier.classifier import ZERO_SHOT_VERSION, TicketClassifier
 from worker.training.data import Example
 from worker.training.metrics import FieldReport, evaluate
 
@@ -37,3 +37,27 @@ def evaluate_examples(
             top_confused=top_confused,
         )
     return reports
+
+
+def eval_warnings(classifier: TicketClassifier, examples: Sequence[Example]) -> list[str]:
+    """What makes the scores mean less than they seem: no trained version, a field scored by
+    its zero-shot head, labels the version never learnt (their examples all count as errors)."""
+    out = []
+    if classifier.version == ZERO_SHOT_VERSION:
+        out.append(
+            "no trained classifier version: scoring the zero-shot heads (train one with "
+            "`ticketflow train`)"
+        )
+    for f in sorted({f for e in examples for f in e.labels} & set(classifier.heads)):
+        head = classifier.heads[f]
+        if head.kind == "zero-shot" and classifier.version != ZERO_SHOT_VERSION:
+            out.append(f"{f}: not trained in version {classifier.version}; scored zero-shot")
+        unseen = sorted({e.labels[f] for e in examples if f in e.labels} - set(head.labels))
+        if unseen:
+            n = sum(e.labels.get(f) in unseen for e in examples)
+            shown = ", ".join(unseen[:10]) + (", ..." if len(unseen) > 10 else "")
+            out.append(
+                f"{f}: {len(unseen)} label(s) in the file the model has never seen, on {n} "
+                f"example(s) that can only count as errors: {shown}"
+            )
+    return out

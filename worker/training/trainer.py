@@ -8,7 +8,7 @@ on examples the model has not seen (fitting it on training data would learn over
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ import torch
 
 from shared.errors import ConfigError
 from worker.classifier.artifacts import (
+    check_writable,
     latest_version,
     load_artifact,
     new_version,
@@ -58,20 +59,46 @@ class TrainReport:
     carried_over: list[str] = field(default_factory=list)
     # Fine-tuned fields of the previous version retrained on its own confident predictions.
     relabelled: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # input rows not used, by reason
 
 
-def _check(examples: Sequence[Example], fields: Sequence[str]) -> dict[str, list[str]]:
+def _usable_labels(
+    examples: Sequence[Example], fields: Sequence[str], say: Progress
+) -> dict[str, list[str]]:
+    """Label names of each field that has at least two; a one-label field is skipped with a
+    warning (reviews often confirm one priority only) rather than failing the whole run."""
     labels = {f: labels_of(examples, f) for f in fields}
-    labels = {f: names for f, names in labels.items() if names}
-    if not labels:
+    usable = {f: names for f, names in labels.items() if len(names) >= 2}
+    single = {f: names[0] for f, names in labels.items() if len(names) == 1}
+    for f, name in single.items():
+        say(
+            f"warning: not training {f!r}: every example has the label {name!r}, "
+            "and a classifier needs examples of at least two"
+        )
+    if not usable:
+        if single:
+            raise ConfigError("no field has examples of at least two labels to train on")
         raise ConfigError("no labelled examples to train on")
-    for f, names in labels.items():
-        if len(names) < 2:
-            raise ConfigError(
-                f"field {f!r} has a single label ({names[0]!r}); a classifier "
-                "needs examples of at least two"
-            )
-    return labels
+    return usable
+
+
+def _only(examples: Sequence[Example], fields: Collection[str]) -> list[Example]:
+    """The examples' labels for ``fields``; examples left with none are not trained on."""
+    out = []
+    for e in examples:
+        labels = {f: label for f, label in e.labels.items() if f in fields}
+        if labels:
+            out.append(e if len(labels) == len(e.labels) else Example(e.text, labels))
+    return out
+
+
+def _check_max_length(encoder: SentenceEncoder, max_length: int) -> None:
+    limit = encoder.max_positions
+    if limit is not None and max_length > limit:
+        raise ConfigError(
+            f"max length {max_length} is more than encoder {encoder.spec} takes ({limit} tokens); "
+            f"use --max-length {limit} or less"
+        )
 
 
 # Per field: calibration examples, fitted scale, accuracy, NLL before and after.
@@ -130,6 +157,7 @@ def train_version(
     source: str = "",
     refit_below: int = REFIT_BELOW,
     progress: Progress | None = None,
+    skipped: Mapping[str, int] | None = None,
 ) -> TrainReport:
     """Train heads for ``fields`` (those with labels), save them as a new version, publish.
 
@@ -140,7 +168,12 @@ def train_version(
     cfg = cfg or FinetuneConfig()
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    labels = _check(examples, fields)
+    check_writable(heads_dir)
+    labels = _usable_labels(examples, fields, say)
+    examples = _only(examples, labels)
+    # Loaded first: a wrong encoder or max length shows before anything long runs.
+    encoder = SentenceEncoder(encoder_spec, device, max_length=cfg.max_length)
+    _check_max_length(encoder, cfg.max_length)
     unlabelled = [f for f in fields if f not in labels]
     kept = relabel_dropped_fields(examples, heads_dir, unlabelled, device)
     if kept.counts:
@@ -149,14 +182,13 @@ def train_version(
             + ", ".join(f"{f} ({n} examples)" for f, n in kept.counts.items())
         )
         examples = kept.examples
-        labels = _check(examples, fields)
+        labels = _usable_labels(examples, fields, say)
     fraction = min(calib_fraction, CALIB_MAX / len(examples))
     train, calib = stratified_split(examples, fraction, cfg.seed)
     say(
         f"{len(train)} training and {len(calib)} calibration examples; fields "
         + ", ".join(f"{f} ({len(n)} labels)" for f, n in labels.items())
     )
-    encoder = SentenceEncoder(encoder_spec, device, max_length=cfg.max_length)
     heads = finetune(encoder, train, labels, cfg, say)
     stats = _calibrate(encoder, heads, calib)
     refit = bool(calib) and len(examples) < refit_below
@@ -185,6 +217,7 @@ def train_version(
         "carried_over": sorted(carried),
         "relabelled": {"version": kept.version, "fields": kept.counts} if kept.counts else None,
         "refitted_on_all": refit,
+        "skipped_rows": dict(skipped or {}),
         "train_seconds": round(time.perf_counter() - t0, 1),
         "summary": f"{', '.join(sorted(heads))} trained on {len(examples)} examples"
         + (f" from {source}" if source else ""),
@@ -206,4 +239,5 @@ def train_version(
         summaries,
         sorted(carried),
         kept.counts,
+        dict(skipped or {}),
     )
