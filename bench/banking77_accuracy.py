@@ -10,7 +10,9 @@ Per setting and method: accuracy, macro-F1, expected calibration error (15 bins)
 validation part, and training time. The methods:
 
 - ours: ``train_version`` with its default configuration (fine-tuned MiniLM, calibrated),
-  scored through ``TicketClassifier.classify``, the worker's own code path;
+  scored through ``TicketClassifier.classify``, the worker's own code path; ``--encoder``,
+  ``--epochs`` and ``--lr`` fine-tune another encoder (e.g. a local all-mpnet-base-v2) the
+  same way;
 - tfidf+lr: word 1-2-gram TF-IDF and logistic regression (C=10);
 - minilm+lr: frozen all-MiniLM-L6-v2 embeddings and logistic regression (C=10).
 
@@ -25,6 +27,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -78,13 +81,17 @@ def minilm_lr(
 
 
 def ours(
-    train: list[Example], valid: list[Example], cfg: FinetuneConfig, console: Console
+    train: list[Example],
+    valid: list[Example],
+    cfg: FinetuneConfig,
+    console: Console,
+    encoder: str = BUNDLED_ENCODER,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         train_version(
             train,
-            BUNDLED_ENCODER,
+            encoder,
             Path(tmp),
             CPU,
             cfg,
@@ -92,7 +99,7 @@ def ours(
             progress=lambda m: console.log(m),
         )
         seconds = time.perf_counter() - t0
-        clf = TicketClassifier(BUNDLED_ENCODER, load_taxonomy(), Path(tmp), CPU)
+        clf = TicketClassifier(encoder, load_taxonomy(), Path(tmp), CPU)
         r = evaluate_examples(clf, valid)["category"]
     return {"accuracy": r.accuracy, "macro_f1": r.macro_f1, "ece": r.ece, "train_s": seconds}
 
@@ -157,6 +164,11 @@ def main() -> None:
     )
     ap.add_argument("--settings", default=",".join(SETTINGS), help="full,10-shot,30-shot")
     ap.add_argument("--draws", default="0", help="seeds for drawing few-shot examples: 0,1,2")
+    ap.add_argument(
+        "--encoder", default=BUNDLED_ENCODER, help="ours: encoder id or path to fine-tune"
+    )
+    ap.add_argument("--epochs", type=int, help="ours: epochs (default: the training default)")
+    ap.add_argument("--lr", type=float, help="ours: encoder learning rate (default: 8e-5)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
@@ -169,6 +181,13 @@ def main() -> None:
     valid_emb = encoder.embed([e.text for e in valid]).numpy()
     results: dict[str, dict[str, dict[str, float]]] = {}
     draws = [int(d) for d in args.draws.split(",")]
+    cfg = FinetuneConfig(epochs=args.epochs)
+    if args.lr is not None:
+        cfg = replace(cfg, lr_encoder=args.lr)
+    if args.encoder != BUNDLED_ENCODER:
+        console.log(f"ours: fine-tuning {args.encoder}, epochs {args.epochs or 'default'}")
+    if args.encoder != BUNDLED_ENCODER or args.lr is not None:
+        console.log(f"ours: encoder learning rate {cfg.lr_encoder}")
     for setting in args.settings.split(","):
         shots = SETTINGS[setting]
         for draw in [0] if shots is None else draws:
@@ -176,7 +195,7 @@ def main() -> None:
             train = pool if shots is None else sample_per_label(pool, shots, seed=draw)
             console.log(f"{name}: {len(train)} training examples")
             results[name] = {
-                "ours": ours(train, valid, FinetuneConfig(), console),
+                "ours": ours(train, valid, cfg, console, args.encoder),
                 "tfidf+lr": tfidf_lr(train, valid),
                 "minilm+lr": minilm_lr(train, valid_emb, valid, encoder),
             }
