@@ -1,6 +1,8 @@
-"""Test doubles for what crosses a process edge."""
+"""Test doubles for what crosses a process edge, and small file helpers."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from shared.errors import TransientError
 
@@ -17,3 +19,13 @@ class RecordingEnqueuer:
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise TransientError("could not reach the queue: connection refused")
         self.sent.append((ticket_id, revision, queue))
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    """A file in ``tmp_path``: text as UTF-8, bytes as they are."""
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path

@@ -11,17 +11,9 @@ import pytest
 from producer.backfill.errors import InputError
 from producer.backfill.mapping import parse_mapping
 from producer.backfill.reader import ImportRow, InvalidRow, RowReader, content_id
+from tests.helpers import write
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-
-
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def read_all(path: Path, **kwargs: object) -> list[ImportRow | InvalidRow]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigError
+from tests.helpers import write
 from worker.training.data import (
     NO_LABEL,
     NO_TEXT,
@@ -71,15 +72,6 @@ def test_stratified_split_holds_out_each_label_but_never_all_of_it() -> None:
     }
     few = sample_per_label(examples, 3, seed=1)
     assert len(few) == 30 and sample_per_label(examples, 3, seed=1) == few
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path) -> None:
