@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from producer.backfill.errors import InputError
 from producer.backfill.mapping import resolve_mapping
+from shared.csv_problems import csv_problem
 from shared.models import TicketCreate
 
 Format = Literal["csv", "jsonl"]
@@ -199,8 +200,12 @@ class RowReader:
 
     def _csv_header(self) -> list[str]:
         with self.path.open("rb") as fh:
-            lines = _decoded(fh, self)
-            header = next(csv.reader(lines, delimiter=self._delimiter()), None)
+            reader = csv.reader(_decoded(fh, self), delimiter=self._delimiter(), strict=True)
+            try:
+                header = next(reader, None)
+            except csv.Error as err:
+                problem = csv_problem(err, 1, reader.line_num)
+                raise InputError(f"{self.path}: line 1 (the header): {problem}") from None
         if not header:
             raise InputError(f"{self.path}: empty file, expected a header row of column names")
         self._header = [h.strip() for h in header]
@@ -224,7 +229,7 @@ class RowReader:
 
     def _csv_rows(self) -> Iterator[Row]:
         assert self._fh is not None
-        reader = csv.reader(_decoded(self._fh, self), delimiter=self._delimiter())
+        reader = csv.reader(_decoded(self._fh, self), delimiter=self._delimiter(), strict=True)
         next(reader, None)  # header, checked on open
         width = len(self._header)
         while True:
@@ -234,7 +239,7 @@ class RowReader:
             except StopIteration:
                 return
             except csv.Error as err:
-                yield InvalidRow(line, f"unreadable CSV: {err}")
+                yield InvalidRow(line, csv_problem(err, line, reader.line_num))
                 continue
             if not cells:
                 continue  # blank line

@@ -188,3 +188,36 @@ def test_bytes_read_reaches_file_size() -> None:
         for _ in reader:
             pass
         assert reader.bytes_read == reader.size == path.stat().st_size
+
+
+def test_an_unclosed_quote_is_reported_not_swallowed(tmp_path: Path) -> None:
+    """Lenient CSV reading would turn lines 3-5 into one body and lose tickets 2 and 3."""
+    path = write(
+        tmp_path,
+        "q.csv",
+        "id,body\n"  # 1
+        '0,he said "hi" and left\n'  # 2: quotes inside an unquoted cell are fine
+        '1,"never closed\n'  # 3
+        "2,second ticket\n"  # 4
+        "3,third ticket\n",  # 5
+    )
+    rows = read_all(path)
+    assert [type(r) for r in rows] == [ImportRow, InvalidRow]
+    ok, bad = rows
+    assert isinstance(ok, ImportRow) and ok.ticket.body == 'he said "hi" and left'
+    assert isinstance(bad, InvalidRow) and bad.line == 3
+    assert "never closed, so lines 3-5 (the rest of the file) could not be read" in bad.reason
+
+
+def test_text_after_a_closing_quote_is_one_invalid_row(tmp_path: Path) -> None:
+    path = write(tmp_path, "q.csv", 'id,body\n1,"quoted"tail\n2,fine\n')
+    rows = read_all(path)
+    assert isinstance(rows[0], InvalidRow) and rows[0].line == 2
+    assert "not valid CSV" in rows[0].reason
+    assert isinstance(rows[1], ImportRow) and rows[1].ticket.body == "fine"
+
+
+def test_an_unclosed_quote_in_the_header_is_an_input_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "h.csv", 'id,"body\n1,hello\n')
+    with pytest.raises(InputError, match=r"line 1 \(the header\): a quoted cell .* never closed"):
+        read_all(path)

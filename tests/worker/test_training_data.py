@@ -85,6 +85,12 @@ def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path) -> None:
         ("latin1.csv", "text,category\ncaf\xe9,a\n".encode("latin-1"), "latin1.csv:2: not UTF-8"),
         ("list.jsonl", '{"text": "a", "category": "x"}\n[1, 2]\n', "list.jsonl:2: not a JSON obj"),
         ("ragged.csv", "text,category\nhello,a,extra\nbye,b\n", "ragged.csv:2: 3 cells but"),
+        (
+            "open.csv",
+            'text,category\nfine,a\n"never closed,b\nmore,c\n',
+            r"open.csv:3: a quoted cell opened here is never closed, so lines 3-4",
+        ),
+        ("tail.csv", 'text,category\n"quoted"tail,a\n', "tail.csv:2: not valid CSV"),
         ("list.jsonl", '{"text": "a", "category": ["x"]}\n', "list.jsonl:1: column 'category'"),
     ],
 )

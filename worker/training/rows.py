@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.csv_problems import csv_problem
 from shared.errors import ConfigError
 
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -73,8 +74,9 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
     # No cell is longer than the file; the csv module's default cap (128 KiB) would refuse a
     # long ticket body. The limit is process-wide, so it is only ever raised.
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows = []
+    start = 1
     try:
         header = [h.strip() for h in next(reader, [])]
         start = reader.line_num + 1
@@ -88,5 +90,5 @@ def _csv_rows(path: Path, text: str) -> list[Row]:
                 rows.append(Row(start, dict(zip(header, cells, strict=False))))
             start = reader.line_num + 1
     except csv.Error as err:
-        raise ConfigError(f"{path}:{reader.line_num}: not valid CSV: {err}") from None
+        raise ConfigError(f"{path}:{start}: {csv_problem(err, start, reader.line_num)}") from None
     return rows
