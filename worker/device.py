@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from shared.errors import ConfigError
@@ -23,3 +26,19 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     return torch.float32
+
+
+@contextmanager
+def freed_on_oom(device: torch.device) -> Iterator[None]:
+    """On a CUDA out-of-memory error, give the allocator's cached blocks back, then re-raise.
+
+    The batcher retries a failed batch item by item and the task retries the ticket; without
+    this the blocks the failed batch held stay cached and fragmented, and the retries can
+    fail the same way.
+    """
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        raise

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from shared.config import load_settings
 from shared.errors import ConfigError
@@ -105,3 +106,37 @@ def test_a_begun_reply_is_continued_and_kept(engine: TransformersEngine) -> None
     assert not text.rstrip().endswith("[assistant]")
     [draft] = engine.draft([chat])
     assert draft.startswith("Dear Ana,\n\nThank you for contacting us.")
+
+
+@pytest.mark.parametrize(("device", "freed"), [("cuda", 1), ("cpu", 0)])
+def test_out_of_memory_frees_the_gpu_cache_and_still_fails(
+    engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch, device: str, freed: int
+) -> None:
+    """The error must still reach the batcher (it retries item by item), with the cache freed."""
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append(1))
+    monkeypatch.setattr(engine, "device", torch.device(device))
+
+    def oom(_chats: object) -> list[str]:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine.drafter, "generate", oom)
+    with pytest.raises(torch.OutOfMemoryError):
+        engine.draft([[{"role": "user", "content": "hi"}]])
+    assert len(calls) == freed
+
+
+def test_other_model_errors_do_not_touch_the_gpu_cache(
+    engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append(1))
+    monkeypatch.setattr(engine, "device", torch.device("cuda"))
+
+    def broken(_texts: object) -> list[object]:
+        raise ValueError("bad input")
+
+    monkeypatch.setattr(engine.classifier, "classify", broken)
+    with pytest.raises(ValueError, match="bad input"):
+        engine.classify(["hello"])
+    assert calls == []

@@ -12,7 +12,7 @@ import torch
 from shared.config import Settings
 from shared.taxonomy import load_taxonomy
 from worker.classifier.classifier import TicketClassifier
-from worker.device import pick_device
+from worker.device import freed_on_oom, pick_device
 from worker.draft_model import DraftGenerator
 from worker.engine.base import ChatMessages, Classification, EngineInfo
 from worker.language import LanguageDetector
@@ -74,7 +74,8 @@ class TransformersEngine:
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         self.maybe_reload_classifier()
         version = self.classifier.version  # reloads happen only above, on this thread
-        scored = self.classifier.classify(texts)
+        with freed_on_oom(self.device):
+            scored = self.classifier.classify(texts)
         out = []
         for text, fields in zip(texts, scored, strict=True):
             alternatives = {f: alts for f, (_, alts) in fields.items()}
@@ -91,7 +92,8 @@ class TransformersEngine:
         return out
 
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
-        return self.drafter.generate(chats)
+        with freed_on_oom(self.device):
+            return self.drafter.generate(chats)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         emb: torch.Tensor = self.classifier.embed(texts)
