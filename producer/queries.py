@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, case, func
+from sqlalchemy import ColumnElement, and_, case, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -83,14 +83,55 @@ def list_tickets(
     )
 
 
-def review_queue(session: Session, limit: int, offset: int) -> TicketPage:
-    """Triaged tickets awaiting a decision: most urgent first, then oldest first."""
+class UnknownAnchor(LookupError):
+    """``after_id`` names no ticket with a triage result."""
+
+
+def _after(session: Session, after_id: int, rank: ColumnElement[int]) -> ColumnElement[bool]:
+    """Tickets that sort after ``after_id`` in the queue order. The anchor is found through its
+    newest result, so it still works once that ticket has been reviewed and left the queue."""
+    needs = col(TriageResult.needs_human_triage)
+    anchor = session.exec(
+        select(rank, needs, col(Ticket.created_at))
+        .select_from(Ticket)
+        .join(TriageResult, _latest_result_join())
+        .where(col(Ticket.id) == after_id)
+    ).first()
+    if anchor is None:
+        raise UnknownAnchor(after_id)
+    r0, n0, c0 = anchor
+    created, tid = col(Ticket.created_at), col(Ticket.id)
+    return or_(
+        rank > r0,
+        and_(
+            rank == r0,
+            or_(
+                needs.is_(False) if n0 else false(),  # needs-triage sorts first
+                and_(
+                    needs == n0,
+                    or_(created > c0, and_(created == c0, tid > after_id)),
+                ),
+            ),
+        ),
+    )
+
+
+def review_queue(
+    session: Session, limit: int, offset: int, after_id: int | None = None
+) -> TicketPage:
+    """Triaged tickets awaiting a decision: most urgent first, then oldest first.
+
+    ``after_id`` (the last id of the previous page) pages by position in that order, so
+    tickets reviewed meanwhile do not shift later ones past the reader as offsets would.
+    """
     rank = case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
     base = (
         select(Ticket)
         .join(TriageResult, _current_result_join())
         .where(Ticket.status == TicketStatus.triaged)
     )
+    if after_id is not None:
+        base = base.where(_after(session, after_id, rank))
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
     rows = session.exec(
         base.order_by(

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from producer.api.deps import SessionDep, SettingsDep, require_read_key, require_write_key
-from producer.api.routes_tickets import Offset, TicketId
-from producer.queries import review_queue, to_public
+from producer.api.routes_tickets import MAX_ID, Offset, TicketId
+from producer.queries import UnknownAnchor, review_queue, to_public
 from producer.review import InvalidReview, submit_review
 from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
 from shared.taxonomy import current_labels, load_taxonomy
@@ -21,9 +21,20 @@ def get_review_queue(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
+    after_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="The last ticket id of the previous page."),
+    ] = None,
 ) -> TicketPage:
-    """Triaged tickets awaiting a decision, most urgent first."""
-    return review_queue(session, limit, offset)
+    """Triaged tickets awaiting a decision, most urgent first; pass the last id of a page as
+    ``after_id`` for the next one, which stays right while others review tickets."""
+    try:
+        return review_queue(session, limit, offset, after_id)
+    except UnknownAnchor:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"after_id {after_id} is not a triaged ticket; start again without after_id",
+        ) from None
 
 
 @router.post(

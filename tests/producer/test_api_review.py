@@ -180,3 +180,44 @@ def test_review_pages_cover_tickets_created_in_the_same_instant(
         ids.append(t.id)
     pages = [client.get(f"/review?limit=1&offset={i}").json()["items"] for i in range(8)]
     assert [p[0]["id"] for p in pages] == sorted(ids)  # each once, in a stable order
+
+
+def test_after_id_pages_do_not_skip_tickets_reviewed_meanwhile(
+    client: TestClient, session: Session
+) -> None:
+    """With offsets, each approval would shift an unseen ticket past the reader."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared.models import TicketStatus
+    from tests.factories import make_result, make_ticket
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    specs = [  # (priority, needs human triage, minutes after t0): queue order below
+        ("urgent", False, 5),
+        ("high", True, 9),
+        ("high", False, 1),
+        ("high", False, 1),  # same instant: id breaks the tie
+        ("normal", True, 0),
+        ("low", False, 3),
+    ]
+    ids = []
+    for priority, needs, minutes in specs:
+        created = t0 + timedelta(minutes=minutes)
+        t = make_ticket(session, status=TicketStatus.triaged, created_at=created)
+        make_result(session, t.id, priority=priority, needs_human_triage=needs)
+        ids.append(t.id)
+    seen: list[int] = []
+    page = client.get("/review?limit=2").json()
+    while page["items"]:
+        batch = [t["id"] for t in page["items"]]
+        seen += batch
+        # One of each page is reviewed before the next page is asked for, the other is not.
+        assert _review(client, batch[0], decision="approve").status_code == 200
+        page = client.get(f"/review?limit=2&after_id={batch[-1]}").json()
+    assert seen == ids
+
+
+def test_after_id_must_name_a_triaged_ticket(client: TestClient) -> None:
+    r = client.get("/review?after_id=999999")
+    assert r.status_code == 404 and "start again without after_id" in r.json()["detail"]
+    assert client.get("/review?after_id=0").status_code == 422
