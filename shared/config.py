@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(128, ge=1, le=4096)
     max_input_tokens: int = Field(2048, ge=64, le=131_072)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    draft_max_seconds: float = Field(
+        240, gt=0, le=86_400, description="Stop one generate call (a batch) after this long."
+    )
     languages: str = Field(
         "en,es,fr,de,it,pt,nl,pl,sv,da,nb,fi,tr,ru,uk,zh,ja,ko,ar,hi,cs,ro,el,he",
         description="ISO 639-1 codes the language detector chooses from; empty means all.",
@@ -137,6 +140,12 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s}) must be above "
                 f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}), or a slow ticket "
                 "would be delivered twice"
+            )
+        if self.draft_max_seconds >= self.task_time_limit_s:
+            raise ValueError(
+                f"{ENV_PREFIX}DRAFT_MAX_SECONDS ({self.draft_max_seconds}) must be below "
+                f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}): the threads pool "
+                "cannot interrupt a task, so generation has to stop itself in time"
             )
         return self
 

@@ -25,6 +25,7 @@ class DraftGenerator:
         max_input_tokens: int,
         max_new_tokens: int,
         repetition_penalty: float,
+        max_seconds: float | None = None,
     ) -> None:
         check_local_or_hub(spec)
         from pathlib import Path
@@ -35,6 +36,9 @@ class DraftGenerator:
         self.max_input_tokens = max_input_tokens
         self.max_new_tokens = max_new_tokens
         self.repetition_penalty = repetition_penalty
+        # The threads pool cannot interrupt a task, so a slow generate must end itself: after
+        # this long it returns what it has (a shorter draft; a person reviews every draft).
+        self.max_seconds = max_seconds
         with explain_load_errors("draft model", spec, path):
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(device))
@@ -76,6 +80,7 @@ class DraftGenerator:
             max_new_tokens=self.max_new_tokens,
             do_sample=False,
             repetition_penalty=self.repetition_penalty,
+            max_time=self.max_seconds,
         )
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)

@@ -51,3 +51,9 @@ def test_default_taxonomy_has_support_categories() -> None:
     tax = load_taxonomy()
     assert {"billing", "account_access", "shipping_delivery", "other"} <= set(tax.categories)
     assert tax.label_examples("sentiments", "negative")
+
+
+def test_draft_time_limit_must_be_below_task_limit() -> None:
+    with pytest.raises(ConfigError, match="DRAFT_MAX_SECONDS"):
+        load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=100)
+    assert load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=99)

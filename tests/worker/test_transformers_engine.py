@@ -140,3 +140,25 @@ def test_other_model_errors_do_not_touch_the_gpu_cache(
     with pytest.raises(ValueError, match="bad input"):
         engine.classify(["hello"])
     assert calls == []
+
+
+def test_generation_stops_itself_after_draft_max_seconds(tiny_models: tuple[Path, Path]) -> None:
+    """The threads pool cannot interrupt a task: a slow generate must end on its own."""
+    from worker.draft_model import DraftGenerator
+
+    gen = DraftGenerator(
+        str(tiny_models[0]),
+        "unused",
+        torch.device("cpu"),
+        max_input_tokens=64,
+        max_new_tokens=4000,
+        repetition_penalty=1.0,
+        max_seconds=0.05,
+    )
+    gen.model.generation_config.eos_token_id = None  # only the clock can end it early
+    [draft] = gen.generate([[{"role": "user", "content": "My parcel is late"}]])
+    assert 0 < gen._count(draft) < 4000 // 2
+
+
+def test_engine_passes_the_draft_time_limit_from_settings(engine: TransformersEngine) -> None:
+    assert engine.drafter.max_seconds == load_settings().draft_max_seconds
