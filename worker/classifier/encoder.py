@@ -33,7 +33,7 @@ class SentenceEncoder:
     """Holds the encoder in eval mode on one device; ``embed`` is batched and grad-free."""
 
     def __init__(self, spec: str, device: torch.device, max_length: int = 256) -> None:
-        check_local_or_hub(spec)
+        check_local_or_hub(spec, "encoder")
         path = resolve_encoder(spec)
         self.spec = spec
         self.device = device
