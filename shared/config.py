@@ -54,8 +54,11 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(128, ge=1, le=4096)
     max_input_tokens: int = Field(2048, ge=64, le=131_072)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
-    draft_max_seconds: float = Field(
-        240, gt=0, le=86_400, description="Stop one generate call (a batch) after this long."
+    draft_max_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Stop one generate call (a batch) after this long; default: half the "
+        "task time limit.",
     )
     languages: str = Field(
         "en,es,fr,de,it,pt,nl,pl,sv,da,nb,fi,tr,ru,uk,zh,ja,ko,ar,hi,cs,ro,el,he",
@@ -141,13 +144,18 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}), or a slow ticket "
                 "would be delivered twice"
             )
-        if self.draft_max_seconds >= self.task_time_limit_s:
+        if self.draft_max_seconds is not None and self.draft_max_seconds >= self.task_time_limit_s:
             raise ValueError(
                 f"{ENV_PREFIX}DRAFT_MAX_SECONDS ({self.draft_max_seconds}) must be below "
                 f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}): the threads pool "
                 "cannot interrupt a task, so generation has to stop itself in time"
             )
         return self
+
+    @property
+    def draft_seconds(self) -> float:
+        """The generation time limit: the threads pool cannot interrupt a task itself."""
+        return self.draft_max_seconds or self.task_time_limit_s / 2
 
     @property
     def resolved_database_url(self) -> str:

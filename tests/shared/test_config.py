@@ -56,4 +56,6 @@ def test_default_taxonomy_has_support_categories() -> None:
 def test_draft_time_limit_must_be_below_task_limit() -> None:
     with pytest.raises(ConfigError, match="DRAFT_MAX_SECONDS"):
         load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=100)
-    assert load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=99)
+    ok = load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=99)
+    assert ok.draft_seconds == 99
+    assert load_settings(task_time_limit_s=10, visibility_timeout_s=500).draft_seconds == 5

@@ -161,4 +161,4 @@ def test_generation_stops_itself_after_draft_max_seconds(tiny_models: tuple[Path
 
 
 def test_engine_passes_the_draft_time_limit_from_settings(engine: TransformersEngine) -> None:
-    assert engine.drafter.max_seconds == load_settings().draft_max_seconds
+    assert engine.drafter.max_seconds == load_settings().task_time_limit_s / 2

@@ -38,7 +38,7 @@ class TransformersEngine:
             settings.max_input_tokens,
             settings.max_new_tokens,
             settings.repetition_penalty,
-            settings.draft_max_seconds,
+            settings.draft_seconds,
         )
         self.language = LanguageDetector(settings.languages.split(","))
         t2 = time.perf_counter()
