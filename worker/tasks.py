@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from celery import Task, current_app
+from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_init, worker_shutdown
 
 from shared.celery_app import app
@@ -70,31 +72,40 @@ def _shutdown(sender: Any = None, **_: Any) -> None:
 def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
     # Normally loaded at worker start; a custom pool that skipped our hooks loads it here once.
     rt = get_runtime() if runtime_started() else start_runtime(get_settings())
-    try:
-        return process_ticket(
-            ticket_id,
-            revision,
-            db=rt.db,
-            engine=rt.engine,
-            submit=rt.batcher.submit,
-            worker=rt.name,
-            threshold=rt.settings.confidence_threshold,
-        ).value
-    except TransientError as err:
-        if self.request.retries >= rt.settings.max_retries:
+    waited_here = 0  # retries done in this call because the broker could not take them
+    while True:
+        try:
+            return process_ticket(
+                ticket_id,
+                revision,
+                db=rt.db,
+                engine=rt.engine,
+                submit=rt.batcher.submit,
+                worker=rt.name,
+                threshold=rt.settings.confidence_threshold,
+            ).value
+        except TransientError as err:
+            retries = self.request.retries + waited_here
+            if retries >= rt.settings.max_retries:
+                return _fail(self, ticket_id, revision, f"gave up after {retries} retries: {err}")
+            countdown = min(2**retries, MAX_COUNTDOWN_S)
+            log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
+            try:
+                raise self.retry(exc=err, countdown=countdown) from err
+            except Reject:
+                # Celery could not publish the retry: Redis is down as well. Rejecting would
+                # leave the ticket to the visibility timeout; this message is still
+                # unacknowledged (a crash loses nothing), so wait and try again here.
+                log.warning("ticket %s: broker unreachable too; retrying in this worker", ticket_id)
+                time.sleep(countdown)
+                waited_here += 1
+        except PermanentError as err:
+            return _fail(self, ticket_id, revision, str(err))
+        except Exception as err:  # a bug or an unforeseen error: the ticket must still say so
+            log.exception("ticket %s rev %s: unexpected error", ticket_id, revision)
             return _fail(
-                self, ticket_id, revision, f"gave up after {self.request.retries} retries: {err}"
+                self, ticket_id, revision, f"unexpected error: {err.__class__.__name__}: {err}"
             )
-        countdown = min(2**self.request.retries, MAX_COUNTDOWN_S)
-        log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
-        raise self.retry(exc=err, countdown=countdown) from err
-    except PermanentError as err:
-        return _fail(self, ticket_id, revision, str(err))
-    except Exception as err:  # a bug or an unforeseen error: the ticket must still say so
-        log.exception("ticket %s rev %s: unexpected error", ticket_id, revision)
-        return _fail(
-            self, ticket_id, revision, f"unexpected error: {err.__class__.__name__}: {err}"
-        )
 
 
 def _fail(task: Task, ticket_id: int, revision: int, reason: str) -> str:

@@ -4,7 +4,7 @@ message is never acknowledged while its ticket's failure is unrecorded."""
 from collections.abc import Iterator
 
 import pytest
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
@@ -125,3 +125,47 @@ def test_an_unexpected_error_marks_the_ticket_failed_with_its_reason(
     assert ticket is not None and ticket.status == "failed"
     assert ticket.last_error is not None
     assert ticket.last_error.startswith("unexpected error: DataError")
+
+
+@pytest.fixture
+def broker_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Celery's ``Task.retry`` raises when it cannot publish the retry message."""
+
+    def retry(exc: Exception, countdown: int) -> Retry:
+        raise Reject(ConnectionError("Error 111 connecting to 127.0.0.1:6379"), requeue=False)
+
+    monkeypatch.setattr(tasks.triage_ticket, "retry", retry)
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_a_retry_the_broker_cannot_take_is_done_in_the_worker(
+    started: runtime.WorkerRuntime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = make_ticket(session)
+    calls: list[int] = []
+
+    def down_once(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientError("database unavailable: OperationalError")
+        return triage.process_ticket(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks, "process_ticket", down_once)
+    assert _run_task(t.id, retries=0) == "triaged"  # not rejected, left to the timeout
+    assert len(calls) == 2
+    session.expire_all()
+    ticket = session.get(Ticket, t.id)
+    assert ticket is not None and ticket.status == "triaged"
+
+
+@pytest.mark.usefixtures("broker_down")
+def test_retries_done_in_the_worker_count_toward_the_limit(
+    started: runtime.WorkerRuntime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = make_ticket(session)
+    monkeypatch.setattr(tasks, "process_ticket", _flaky)
+    assert _run_task(t.id, retries=1) == "failed"  # one wait here (2 s), then max_retries=2
+    session.expire_all()
+    ticket = session.get(Ticket, t.id)
+    assert ticket is not None and ticket.last_error is not None
+    assert "gave up after 2 retries" in ticket.last_error
