@@ -8,6 +8,7 @@ import torch
 from shared.config import load_settings
 from shared.errors import ConfigError
 from shared.taxonomy import load_taxonomy
+from worker.draft_model import DraftGenerator
 from worker.engine.transformers_engine import TransformersEngine
 
 
@@ -22,6 +23,14 @@ def engine(tiny_models: tuple[Path, Path], tmp_path_factory: pytest.TempPathFact
         data_dir=tmp_path_factory.mktemp("data"),
     )
     return TransformersEngine(s)
+
+
+def _drafter(
+    lm: Path, max_new_tokens: int, repetition_penalty: float, max_seconds: float | None = None
+) -> DraftGenerator:
+    return DraftGenerator(
+        str(lm), "unused", torch.device("cpu"), 64, max_new_tokens, repetition_penalty, max_seconds
+    )
 
 
 def test_classify_returns_taxonomy_labels_with_confidences(engine: TransformersEngine) -> None:
@@ -75,18 +84,7 @@ def test_missing_local_model_path_is_a_clear_error(tmp_path: Path) -> None:
 def test_long_ticket_is_shortened_in_the_middle_not_at_the_end(
     tiny_models: tuple[Path, Path],
 ) -> None:
-    import torch
-
-    from worker.draft_model import DraftGenerator
-
-    gen = DraftGenerator(
-        str(tiny_models[0]),
-        "unused",
-        torch.device("cpu"),
-        max_input_tokens=64,
-        max_new_tokens=4,
-        repetition_penalty=1.15,
-    )
+    gen = _drafter(tiny_models[0], max_new_tokens=4, repetition_penalty=1.15)
     body = "start of the ticket " + "blah " * 500 + "end of the ticket </ticket>"
     chat = [{"role": "system", "content": "be nice"}, {"role": "user", "content": body}]
     text = gen.fit(chat)
@@ -144,17 +142,7 @@ def test_other_model_errors_do_not_touch_the_gpu_cache(
 
 def test_generation_stops_itself_after_draft_max_seconds(tiny_models: tuple[Path, Path]) -> None:
     """The threads pool cannot interrupt a task: a slow generate must end on its own."""
-    from worker.draft_model import DraftGenerator
-
-    gen = DraftGenerator(
-        str(tiny_models[0]),
-        "unused",
-        torch.device("cpu"),
-        max_input_tokens=64,
-        max_new_tokens=4000,
-        repetition_penalty=1.0,
-        max_seconds=0.05,
-    )
+    gen = _drafter(tiny_models[0], max_new_tokens=4000, repetition_penalty=1.0, max_seconds=0.05)
     gen.model.generation_config.eos_token_id = None  # only the clock can end it early
     [draft] = gen.generate([[{"role": "user", "content": "My parcel is late"}]])
     assert 0 < gen._count(draft) < 4000 // 2
