@@ -99,10 +99,14 @@ def _check_hub_reachable(spec: str, what: str) -> None:
     except (HfHubHTTPError, HFValidationError):
         return  # the hub answered (not found, gated, bad id): loading explains it
     except Exception as err:  # DNS, refused, timeout, proxy: whatever the HTTP client raises
-        raise ConfigError(
-            f"{what} {spec!r} is not a local path, not in the Hugging Face cache, and the hub "
-            f"could not be reached: {err.__class__.__name__}: {err}"
-        ) from err
+        raise _unreachable(what, spec, f"{err.__class__.__name__}: {err}") from err
+
+
+def _unreachable(what: str, spec: str, detail: str) -> ConfigError:
+    return ConfigError(
+        f"{what} {spec!r} is not a local path, not in the Hugging Face cache, and the hub "
+        f"could not be reached: {detail}"
+    )
 
 
 @contextmanager
@@ -116,7 +120,4 @@ def explain_load_errors(what: str, spec: str, path: str) -> Iterator[None]:
         detail = detail or type(err).__name__
         if Path(path).expanduser().exists():
             raise ConfigError(f"{what} {spec!r} could not be loaded from {path}: {detail}") from err
-        raise ConfigError(
-            f"{what} {spec!r} is not a local path, not in the Hugging Face cache, and the hub "
-            f"could not be reached: {detail}"
-        ) from err
+        raise _unreachable(what, spec, detail) from err

@@ -88,17 +88,8 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
             retries = self.request.retries + waited_here
             if retries >= rt.settings.max_retries:
                 return _fail(self, ticket_id, revision, f"gave up after {retries} retries: {err}")
-            countdown = min(2**retries, MAX_COUNTDOWN_S)
-            log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
-            try:
-                raise self.retry(exc=err, countdown=countdown) from err
-            except Reject:
-                # Celery could not publish the retry: Redis is down as well. Rejecting would
-                # leave the ticket to the visibility timeout; this message is still
-                # unacknowledged (a crash loses nothing), so wait and try again here.
-                log.warning("ticket %s: broker unreachable too; retrying in this worker", ticket_id)
-                time.sleep(countdown)
-                waited_here += 1
+            _retry_or_wait(self, ticket_id, err, min(2**retries, MAX_COUNTDOWN_S))
+            waited_here += 1
         except PermanentError as err:
             return _fail(self, ticket_id, revision, str(err))
         except Exception as err:  # a bug or an unforeseen error: the ticket must still say so
@@ -106,6 +97,18 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
             return _fail(
                 self, ticket_id, revision, f"unexpected error: {err.__class__.__name__}: {err}"
             )
+
+
+def _retry_or_wait(task: Task, ticket_id: int, err: TransientError, countdown: int) -> None:
+    """Raise Celery's Retry; if Celery cannot publish it (Redis is down as well), wait here
+    instead: rejecting would leave the ticket to the visibility timeout, and this message is
+    still unacknowledged, so a crash while waiting loses nothing."""
+    log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
+    try:
+        raise task.retry(exc=err, countdown=countdown) from err
+    except Reject:
+        log.warning("ticket %s: broker unreachable too; retrying in this worker", ticket_id)
+        time.sleep(countdown)
 
 
 def _fail(task: Task, ticket_id: int, revision: int, reason: str) -> str:
