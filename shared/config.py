@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     backfill_queue: str = Field("tickets.backfill", min_length=1, description="Low-priority queue.")
 
     # Models.
-    engine: Literal["transformers", "fake"] = Field(
-        "transformers", description="'fake' is a small deterministic engine for tests only."
+    engine: Literal["transformers", "fake", "fake-stall"] = Field(
+        "transformers",
+        description="'fake' is a small deterministic engine for tests only; 'fake-stall' is "
+        "one whose drafting never returns (rehearses a wedged GPU).",
     )
     draft_model: str = Field(BUNDLED_DRAFT_MODEL, min_length=1, description="Causal LM id or path.")
     encoder_model: str = Field(BUNDLED_ENCODER, min_length=1, description="Encoder id or path.")
@@ -75,6 +77,12 @@ class Settings(BaseSettings):
     # Queue behaviour.
     worker_concurrency: int = Field(0, ge=0, le=512, description="0 means batch_size threads.")
     task_time_limit_s: int = Field(600, ge=10, description="Hard limit for one ticket.")
+    model_stall_s: float | None = Field(
+        None,
+        gt=0,
+        description="A model call (one batch) running this long is wedged: the worker puts its "
+        "messages back on the queue and exits. Default: the task time limit.",
+    )
     visibility_timeout_s: int = Field(3600, ge=10, description="Redelivery delay after a crash.")
     redelivery_check_s: int = Field(
         10,
@@ -150,12 +158,23 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}): the threads pool "
                 "cannot interrupt a task, so generation has to stop itself in time"
             )
+        if self.stall_seconds <= self.draft_seconds:
+            raise ValueError(
+                f"{ENV_PREFIX}MODEL_STALL_S ({self.stall_seconds:g}) must be above the draft "
+                f"time limit ({self.draft_seconds:g} s, {ENV_PREFIX}DRAFT_MAX_SECONDS): a "
+                "generate call that stops itself in time is slow, not wedged"
+            )
         return self
 
     @property
     def draft_seconds(self) -> float:
         """The generation time limit: the threads pool cannot interrupt a task itself."""
         return self.draft_max_seconds or self.task_time_limit_s / 2
+
+    @property
+    def stall_seconds(self) -> float:
+        """How long one model call may run before the worker counts it as wedged."""
+        return self.model_stall_s or float(self.task_time_limit_s)
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,6 +23,7 @@ from worker.batcher import MicroBatcher
 from worker.engine.base import Engine
 from worker.engine.factory import build_engine
 from worker.knowledge_base import KnowledgeBase
+from worker.stall import StallHandler, StallWatchdog, WatchedEngine, end_worker
 from worker.triage import TriageJob, TriageOutput, run_batch
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class WorkerRuntime:
     batcher: MicroBatcher[TriageJob, TriageOutput]
     db: DbEngine
     kb: KnowledgeBase
+    watchdog: StallWatchdog
     name: str
     load_seconds: float
 
@@ -43,17 +45,23 @@ _runtime: WorkerRuntime | None = None
 _lock = threading.Lock()
 
 
-def start_runtime(settings: Settings) -> WorkerRuntime:
-    """Load and warm up the engine; idempotent within a process."""
+def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> WorkerRuntime:
+    """Load and warm up the engine; idempotent within a process.
+
+    ``on_stall`` runs when one model call has taken ``settings.stall_seconds`` (see
+    ``worker.stall``).
+    """
     global _runtime
     with _lock:
         if _runtime is not None:
             return _runtime
         t0 = time.perf_counter()
-        engine = build_engine(settings)
-        warm_up = getattr(engine, "warm_up", None)
+        loaded = build_engine(settings)
+        warm_up = getattr(loaded, "warm_up", None)
         if warm_up is not None:
             warm_up()
+        watchdog = StallWatchdog(settings.stall_seconds, on_stall)
+        engine = WatchedEngine(loaded, watchdog)
         db = get_engine(settings.resolved_database_url)
         kb = KnowledgeBase(  # same encoder for passages and tickets
             db,
@@ -70,7 +78,7 @@ def start_runtime(settings: Settings) -> WorkerRuntime:
             settings.max_batch_wait_ms / 1000,
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
-        _runtime = WorkerRuntime(settings, engine, batcher, db, kb, name, load_s)
+        _runtime = WorkerRuntime(settings, engine, batcher, db, kb, watchdog, name, load_s)
         log.info(
             "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
             name,
@@ -96,4 +104,5 @@ def stop_runtime() -> None:
     with _lock:
         if _runtime is not None:
             _runtime.batcher.close()
+            _runtime.watchdog.close()
             _runtime = None

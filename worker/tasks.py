@@ -14,13 +14,14 @@ from typing import Any
 
 from celery import Task, current_app
 from celery.exceptions import Reject
-from celery.signals import worker_init, worker_process_init, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from shared.celery_app import app
 from shared.config import get_settings
 from shared.errors import PermanentError, TransientError
 from shared.task_names import TRIAGE_TICKET
 from worker.runtime import get_runtime, runtime_started, start_runtime, stop_runtime
+from worker.stall import StallHandler, end_child, end_worker, remember_consumer
 from worker.triage import mark_failed, process_ticket
 
 log = logging.getLogger(__name__)
@@ -41,24 +42,31 @@ def _load_in_main(sender: Any = None, **_: Any) -> None:
     pool_cls = getattr(sender, "pool_cls", None)  # still the CLI's value: a name or a class
     pool = f"{getattr(pool_cls, '__module__', '')}.{pool_cls}".lower()
     if any(p in pool for p in IN_PROCESS_POOLS):
-        _start_or_exit()
+        _start_or_exit(end_worker)
 
 
 @worker_process_init.connect
 def _load_in_child(**_: Any) -> None:
     if _ours(current_app._get_current_object()):
-        _start_or_exit()
+        _start_or_exit(end_child)
 
 
-def _start_or_exit() -> None:
+def _start_or_exit(on_stall: StallHandler) -> None:
     """Celery logs and swallows errors raised in signal handlers: a worker whose models did not
     load would say "ready" and then fail every ticket. End the process instead."""
     try:
-        start_runtime(get_settings())
+        start_runtime(get_settings(), on_stall)
     except Exception as err:
         log.critical("worker cannot start, no ticket taken: %s: %s", type(err).__name__, err)
         logging.shutdown()
         os._exit(EXIT_CANNOT_START)
+
+
+@worker_ready.connect
+def _remember_consumer(sender: Any = None, **_: Any) -> None:
+    """The stall watchdog needs the consumer to hand this worker's messages back."""
+    if _ours(getattr(sender, "app", None)):
+        remember_consumer(sender)
 
 
 @worker_shutdown.connect

@@ -7,6 +7,8 @@ from sqlmodel import select
 
 from shared.models import Ticket
 from tests.integration.conftest import KEY, Stack
+from ticketflow.processes import wait_until
+from worker.stall import EXIT_STALLED
 
 
 def _post(stack: Stack, n: int, prefix: str = "t") -> list[int]:
@@ -96,3 +98,25 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(stack: Stack) -> N
     with stack.session() as s:
         retried = [t for t in s.exec(select(Ticket)) if t.attempts > 1]
     assert retried, "interrupted tickets should have been delivered again"
+
+
+def test_wedged_model_call_hands_its_tickets_back_at_once(stack: Stack) -> None:
+    # Redis would hand these messages out again only after the visibility timeout, ten
+    # minutes here: within this test's waits only the watchdog's hand-back can bring them back.
+    timing = {
+        "TICKETFLOW_VISIBILITY_TIMEOUT_S": "600",
+        "TICKETFLOW_DRAFT_MAX_SECONDS": "1",
+        "TICKETFLOW_MODEL_STALL_S": "3",
+    }
+    wedged = stack.start_worker("wedged", TICKETFLOW_ENGINE="fake-stall", **timing)
+    ids = _post(stack, 3, "wedged")
+    stack.wait_for(lambda ts: all(t.status == "processing" for t in ts), timeout=30)
+    wait_until(lambda: not wedged.alive(), 60, "the wedged worker to exit", wedged)
+    assert wedged.proc.returncode == EXIT_STALLED
+    assert "has not returned after" in wedged.log_text()
+    with stack.session() as s:
+        assert all(t.status == "processing" for t in s.exec(select(Ticket)))
+
+    stack.start_worker("healthy", TICKETFLOW_ENGINE="fake", **timing)
+    stack.wait_for(_all_triaged, timeout=60)
+    assert sorted(r.ticket_id for r in stack.results()) == sorted(ids)  # one result each

@@ -59,3 +59,12 @@ def test_draft_time_limit_must_be_below_task_limit() -> None:
     ok = load_settings(task_time_limit_s=100, visibility_timeout_s=500, draft_max_seconds=99)
     assert ok.draft_seconds == 99
     assert load_settings(task_time_limit_s=10, visibility_timeout_s=500).draft_seconds == 5
+
+
+def test_model_stall_limit_defaults_to_the_task_time_limit_and_must_exceed_drafting() -> None:
+    assert load_settings(task_time_limit_s=100, visibility_timeout_s=200).stall_seconds == 100
+    assert load_settings(model_stall_s=30, draft_max_seconds=20).stall_seconds == 30
+    with pytest.raises(ConfigError, match=r"MODEL_STALL_S \(20\) must be above the draft"):
+        load_settings(model_stall_s=20, draft_max_seconds=20)
+    with pytest.raises(ConfigError, match="TICKETFLOW_MODEL_STALL_S"):
+        load_settings(model_stall_s=200)  # default draft limit: half of 600 s

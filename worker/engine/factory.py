@@ -11,6 +11,10 @@ def build_engine(settings: Settings) -> Engine:
         from worker.engine.fake_engine import FakeEngine
 
         return FakeEngine()
+    if settings.engine == "fake-stall":
+        from worker.engine.fake_engine import StallingFakeEngine
+
+        return StallingFakeEngine()
     from worker.engine.transformers_engine import TransformersEngine
 
     return TransformersEngine(settings)

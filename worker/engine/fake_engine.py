@@ -7,6 +7,7 @@ be tested without loading models. The real engine has its own tests on tiny and 
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Sequence
 
@@ -68,3 +69,12 @@ class FakeEngine:
 
     def warm_up(self) -> None:
         self.classify(["warm-up"])
+
+
+class StallingFakeEngine(FakeEngine):
+    """Classifies like ``FakeEngine`` but its drafting never returns: what a wedged GPU driver
+    looks like from Python. Lets tests (and operators) rehearse the worker's stall watchdog."""
+
+    def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
+        threading.Event().wait()
+        raise AssertionError("unreachable")

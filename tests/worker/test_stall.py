@@ -1,0 +1,86 @@
+"""The stall watchdog's exit path; a real wedged worker is in tests/integration."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import fakeredis
+import pytest
+
+from worker import stall
+from worker.engine.base import ChatMessages
+from worker.engine.fake_engine import FakeEngine
+
+
+def _consumer(client: fakeredis.FakeRedis) -> SimpleNamespace:
+    channel = SimpleNamespace(client=client, unacked_index_key="unacked_index")
+    return SimpleNamespace(task_consumer=SimpleNamespace(channel=channel))
+
+
+def _request(tag: str) -> SimpleNamespace:
+    return SimpleNamespace(message=SimpleNamespace(delivery_tag=tag))
+
+
+def test_hand_back_marks_only_this_workers_messages_as_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = fakeredis.FakeRedis()
+    r.zadd("unacked_index", {"mine-1": 1000.0, "mine-2": 1001.0, "other-worker": 1002.0})
+    held = [_request("mine-1"), _request("mine-2"), _request("acked-meanwhile")]
+    monkeypatch.setattr(stall.state, "reserved_requests", held)
+    monkeypatch.setattr(stall, "_consumer", _consumer(r))
+    assert stall.hand_back_messages() == 3
+    scores = dict(r.zrange("unacked_index", 0, -1, withscores=True))
+    assert scores == {b"mine-1": 0.0, b"mine-2": 0.0, b"other-worker": 1002.0}
+
+
+def test_a_stalled_worker_exits_even_when_it_cannot_hand_messages_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(stall.os, "_exit", exits.append)
+    monkeypatch.setattr(stall, "_consumer", None)
+    with caplog.at_level(logging.INFO, logger="worker.stall"):
+        stall.end_worker(612.0, 8)
+    assert exits == [stall.EXIT_STALLED]
+    assert "8 text(s) has not returned after 612s" in caplog.text
+    assert "after the visibility timeout" in caplog.text
+
+
+def _wait_for(pred: Callable[[], object], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_watchdog_reports_each_stuck_model_call_once_and_quick_ones_never() -> None:
+    reports: list[tuple[float, int]] = []
+    release = threading.Event()
+
+    class Wedging(FakeEngine):
+        def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
+            release.wait(10)
+            return super().draft(chats)
+
+    watchdog = stall.StallWatchdog(0.2, lambda s, n: reports.append((s, n)))
+    engine = stall.WatchedEngine(Wedging(), watchdog)
+    for _ in range(5):  # many quick calls, one second in all: none reported
+        engine.embed(["a", "b"])
+        time.sleep(0.2)
+    assert reports == []
+    chat = [{"role": "user", "content": "where is my parcel?"}]
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(engine.draft, [chat, chat, chat])
+        _wait_for(lambda: reports)
+        time.sleep(0.6)  # more watchdog rounds: still one report for this call
+        release.set()
+        assert len(pending.result(5)) == 3
+    watchdog.close()
+    assert len(reports) == 1
+    elapsed, texts = reports[0]
+    assert elapsed >= 0.2 and texts == 3
