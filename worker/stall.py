@@ -118,7 +118,15 @@ def hand_back_messages() -> int:
     """
     if _consumer is None:
         raise RuntimeError("the worker has no consumer yet")
-    tags = [r.message.delivery_tag for r in list(state.reserved_requests)]
+    for _ in range(3):  # the consumer thread may add a request while we copy the set
+        try:
+            held = list(state.reserved_requests)
+            break
+        except RuntimeError:
+            time.sleep(0.01)
+    else:
+        raise RuntimeError("the set of held messages kept changing")
+    tags = [r.message.delivery_tag for r in held]
     channel = _consumer.task_consumer.channel
     if tags:  # xx: a message acknowledged meanwhile is not brought back
         channel.client.zadd(channel.unacked_index_key, dict.fromkeys(tags, 0), xx=True)

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import fakeredis
 import pytest
 
-from worker import stall
+from shared.config import Settings
+from worker import runtime, stall
 from worker.engine.base import ChatMessages
 from worker.engine.fake_engine import FakeEngine
 
@@ -84,3 +85,28 @@ def test_watchdog_reports_each_stuck_model_call_once_and_quick_ones_never() -> N
     assert len(reports) == 1
     elapsed, texts = reports[0]
     assert elapsed >= 0.2 and texts == 3
+
+
+def test_a_warm_up_that_never_returns_is_reported_too(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    reports: list[tuple[float, int]] = []
+
+    class WedgedAtStart(FakeEngine):
+        def warm_up(self) -> None:
+            release.wait(10)
+
+    def on_stall(elapsed: float, texts: int) -> None:
+        reports.append((elapsed, texts))
+        release.set()  # stands in for the exit, which would end the hang
+
+    monkeypatch.setattr(runtime, "build_engine", lambda _s: WedgedAtStart())
+    quick = settings.model_copy(update={"model_stall_s": 0.3, "draft_max_seconds": 0.1})
+    runtime.stop_runtime()
+    try:
+        rt = runtime.start_runtime(quick, on_stall)
+        assert isinstance(rt.engine, stall.WatchedEngine)
+    finally:
+        runtime.stop_runtime()
+    assert len(reports) == 1 and reports[0][0] >= 0.3
