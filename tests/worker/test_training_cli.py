@@ -33,11 +33,15 @@ def test_train_then_eval_json(heads_dir: Path) -> None:
             "3",
             "--max-length",
             "32",
+            "--sam-rho",
+            "0.05",
         ],
     )
     assert trained.exit_code == 0, trained.output
     version = latest_version(heads_dir)
     assert version is not None and version in trained.output
+    meta = json.loads((heads_dir / version / "meta.json").read_text())
+    assert meta["config"]["sam_rho"] == 0.05 and meta["config"]["epochs"] == 3
 
     result = runner.invoke(app, ["eval", "--file", str(FIXTURE), "--json", "--top-confused", "3"])
     assert result.exit_code == 0, result.output
