@@ -17,8 +17,8 @@ moves confusable intents apart. Choices, and why:
   (``calibration``) handles confidence instead. Supervised contrastive loss was tried as
   well and did not help.
 - Sharpness-aware minimisation (``sam_rho``) is off by default because it doubles the cost of
-  a step; with ten examples a label it lifted every validation draw of all-mpnet-base-v2
-  measured so far (README).
+  a step; with ten examples a label it lifts all-mpnet-base-v2 by about half a point on
+  Banking77 (README).
 """
 
 from __future__ import annotations
