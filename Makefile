@@ -23,7 +23,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared producer worker ticketflow
+	$(BIN)/mypy shared producer worker review knowledge training ticketflow
 
 bench: install
 	$(BIN)/python bench/batching_throughput.py

@@ -43,13 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shared.config import BUNDLED_ENCODER
 from shared.taxonomy import load_taxonomy
-from worker.classifier.classifier import TicketClassifier
-from worker.classifier.encoder import SentenceEncoder
-from worker.training.data import Example, load_examples, sample_per_label, stratified_split
-from worker.training.evaluation import evaluate_examples
-from worker.training.finetune import FinetuneConfig
-from worker.training.metrics import evaluate
-from worker.training.trainer import REFIT_BELOW, train_version
+from training.data import Example, load_examples, sample_per_label, stratified_split
+from training.evaluation import evaluate_examples
+from training.finetune import FinetuneConfig
+from training.metrics import evaluate
+from training.trainer import REFIT_BELOW, train_version
+from worker.engine.classifier.classifier import TicketClassifier
+from worker.engine.classifier.encoder import SentenceEncoder
 
 CPU = torch.device("cpu")
 SETTINGS = {"10-shot": 10, "30-shot": 30, "full": None}

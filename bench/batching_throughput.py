@@ -14,9 +14,9 @@ import time
 
 from shared.config import load_settings
 from ticketflow.demo import load_samples
+from worker.drafting.prompting import TicketView
 from worker.engine.transformers_engine import TransformersEngine
-from worker.prompting import TicketView
-from worker.triage import TriageJob, run_batch
+from worker.pipeline.triage import TriageJob, run_batch
 
 
 def _jobs(n: int) -> list[TriageJob]:

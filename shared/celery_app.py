@@ -1,4 +1,4 @@
-"""The one Celery app. Producers use it to send by task name; workers import ``worker.tasks``.
+"""The one Celery app. Producers use it to send by task name; workers import ``worker.edge.tasks``.
 
 Delivery guarantees come from configuration, not code: a message is acknowledged only after
 its task returned (``acks_late``), is re-queued if the worker process dies
@@ -16,7 +16,7 @@ from shared.config import Settings, get_settings
 
 
 def create_celery_app(settings: Settings) -> Celery:
-    app = Celery("ticketflow", broker=settings.redis_url, include=["worker.tasks"])
+    app = Celery("ticketflow", broker=settings.redis_url, include=["worker.edge.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

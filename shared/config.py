@@ -8,9 +8,10 @@ first ticket hours later.
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -230,3 +231,21 @@ def load_settings(**overrides: object) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def default(name: str) -> Any:
+    """A setting's declared default, for code that takes the value as a parameter: each
+    default is written once, in ``Settings``, never again in a module."""
+    return Settings.model_fields[name].default
+
+
+def settings_or_exit() -> Settings:
+    """The settings for a command: an invalid one is one line on stderr and exit code 2.
+
+    Every CLI edge starts with this, so a bad setting reads the same everywhere (no traceback).
+    """
+    try:
+        return get_settings()
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,5 +1,8 @@
 """The schema: SQLModel tables and their API variants side by side.
 
+Each entity reads Base (shared fields) -> Create (the payload a client sends) -> Table -> Public
+(what the API returns), so every field is declared once.
+
 The database is the source of truth. A ticket row exists before its queue message; a triage
 result is unique per (ticket, revision) so a redelivered message can never add a second one;
 reviews keep reviewers' edits and corrected labels because they are training data.
@@ -15,6 +18,8 @@ from typing import Any
 from pydantic import EmailStr, field_validator
 from sqlalchemy import JSON, Column, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from shared.config import default
 
 
 def utcnow() -> datetime:
@@ -58,6 +63,10 @@ def storable_text(value: Any) -> Any:
 
 
 # --- Tickets ---------------------------------------------------------------------------------
+
+# A ticket's body is its conversation, oldest message first, joined by this line. The email
+# channel writes it; the prompt builder and the classifier split on it.
+THREAD_SEPARATOR = "\n\n---\n\n"
 
 
 # Fields a producer supplies; shared by the create payload and the table.
@@ -124,22 +133,38 @@ class Ticket(TicketBase, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     # Bumped each time the ticket must be triaged again (new message in a thread, re-process).
     revision: int = 1
-    queue: str = Field(default="tickets", max_length=64)
+    queue: str = Field(default=default("queue"), max_length=64)
     enqueued_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+# GET /tickets/{id}: the ticket with its current triage result and review.
+class TicketPublic(TicketBase):
+    id: int
+    status: TicketStatus
+    attempts: int
+    last_error: str | None
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+    triage: TriagePublic | None = None
+    review: ReviewPublic | None = None
+
+
+# GET /tickets, GET /review: one page of tickets.
+class TicketPage(SQLModel):
+    items: list[TicketPublic]
+    total: int
+    limit: int
+    offset: int
+
+
 # --- Triage results --------------------------------------------------------------------------
 
 
-# Table: what a worker concluded for one revision of a ticket.
-class TriageResult(SQLModel, table=True):
-    __tablename__ = "triage_result"
-    __table_args__ = (UniqueConstraint("ticket_id", "revision", name="uq_result_ticket_revision"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+# Fields of a triage result that the API shows; shared by the table and the read model.
+class TriageResultBase(SQLModel):
     revision: int = 1
     category: str = Field(max_length=100, index=True)
     category_confidence: float
@@ -156,31 +181,53 @@ class TriageResult(SQLModel, table=True):
     classifier_model: str = Field(max_length=300)
     classifier_version: str = Field(max_length=100)
     draft_model: str = Field(max_length=300)
-    engine_instance: str = Field(max_length=64, description="Identifies one loaded engine.")
-    worker: str = Field(max_length=200)
     queue_ms: int = 0
     classify_ms: int = 0
     draft_ms: int = 0
-    batch_size: int = 1
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# No create payload: only workers write results (``worker.pipeline.ticket_state.store``).
+
+
+# Table: what a worker concluded for one revision of a ticket.
+class TriageResult(TriageResultBase, table=True):
+    __tablename__ = "triage_result"
+    __table_args__ = (UniqueConstraint("ticket_id", "revision", name="uq_result_ticket_revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    engine_instance: str = Field(max_length=64, description="Identifies one loaded engine.")
+    worker: str = Field(max_length=200)
+    batch_size: int = 1
+
+
+# The triage part of GET /tickets/{id}.
+class TriagePublic(TriageResultBase):
+    pass
 
 
 # --- Reviews ---------------------------------------------------------------------------------
 
 
-# POST /tickets/{id}/review payload.
-class ReviewCreate(SQLModel):
-    decision: ReviewDecision
-    # The revision whose draft the reviewer read (``triage.revision``): if the ticket was
-    # triaged again meanwhile, approving would send a draft nobody has seen.
-    revision: int = Field(ge=1)
-    reviewer: str = Field(min_length=1, max_length=200)
-    edited_reply: str | None = Field(default=None, max_length=50_000)
+# Fields of a decision shared by the payload, the table and the read model.
+class ReviewBase(SQLModel):
+    decision: ReviewDecision = Field(sa_type=String(16))
+    reviewer: str = Field(max_length=200)
     corrected_category: str | None = Field(default=None, max_length=100)
     corrected_priority: str | None = Field(default=None, max_length=32)
     corrected_sentiment: str | None = Field(default=None, max_length=32)
     corrected_language: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, max_length=5000)
+
+
+# POST /tickets/{id}/review payload.
+class ReviewCreate(ReviewBase):
+    # The revision whose draft the reviewer read (``triage.revision``): if the ticket was
+    # triaged again meanwhile, approving would send a draft nobody has seen.
+    revision: int = Field(ge=1)
+    reviewer: str = Field(min_length=1, max_length=200)
+    edited_reply: str | None = Field(default=None, max_length=50_000)
 
     _storable = field_validator("*")(storable_text)
 
@@ -200,23 +247,28 @@ class ReviewCreate(SQLModel):
 
 
 # Table: the human decision. Nothing reaches a customer without one.
-class Review(SQLModel, table=True):
+class Review(ReviewBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     triage_result_id: int = Field(foreign_key="triage_result.id")
-    decision: ReviewDecision = Field(sa_type=String(16))
-    reviewer: str = Field(max_length=200)
     final_reply: str | None = Field(default=None, sa_column=Column(Text))
     edited: bool = False
-    corrected_category: str | None = Field(default=None, max_length=100)
-    corrected_priority: str | None = Field(default=None, max_length=32)
-    corrected_sentiment: str | None = Field(default=None, max_length=32)
-    corrected_language: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# The review part of GET /tickets/{id}.
+class ReviewPublic(ReviewBase):
+    id: int
+    final_reply: str | None
+    edited: bool
+    created_at: datetime
+
+
 # --- Email threads and quarantine (intake channels) ------------------------------------------
+
+
+# Tables only below: the API neither creates nor shows them directly.
 
 
 # Table: each message of a ticket's conversation; the first one is the ticket body.
@@ -265,60 +317,5 @@ class KbPassage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-# --- API read models -------------------------------------------------------------------------
-
-
-class TriagePublic(SQLModel):
-    revision: int
-    category: str
-    category_confidence: float
-    priority: str
-    priority_confidence: float
-    sentiment: str
-    sentiment_confidence: float
-    language: str
-    language_confidence: float
-    needs_human_triage: bool
-    alternatives: dict[str, Any]
-    draft_reply: str
-    citations: list[Any]
-    classifier_model: str
-    classifier_version: str
-    draft_model: str
-    queue_ms: int
-    classify_ms: int
-    draft_ms: int
-    created_at: datetime
-
-
-class ReviewPublic(SQLModel):
-    id: int
-    decision: ReviewDecision
-    reviewer: str
-    final_reply: str | None
-    edited: bool
-    corrected_category: str | None
-    corrected_priority: str | None
-    corrected_sentiment: str | None
-    corrected_language: str | None
-    note: str | None
-    created_at: datetime
-
-
-class TicketPublic(TicketBase):
-    id: int
-    status: TicketStatus
-    attempts: int
-    last_error: str | None
-    revision: int
-    created_at: datetime
-    updated_at: datetime
-    triage: TriagePublic | None = None
-    review: ReviewPublic | None = None
-
-
-class TicketPage(SQLModel):
-    items: list[TicketPublic]
-    total: int
-    limit: int
-    offset: int
+# TicketPublic names the read models of later sections.
+TicketPublic.model_rebuild()

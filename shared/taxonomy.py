@@ -54,6 +54,8 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
 
 # Classified field -> the taxonomy attribute that lists its labels.
 TAXONOMY_FIELDS = {"category": "categories", "priority": "priorities", "sentiment": "sentiments"}
+# The classified label fields, in this order everywhere (classifier heads, training, reviews).
+LABEL_FIELDS = tuple(TAXONOMY_FIELDS)
 
 
 def current_labels(taxonomy: Taxonomy, heads_dir: Path) -> dict[str, list[str]]:

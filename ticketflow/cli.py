@@ -7,15 +7,59 @@ producer commands start fast and never load it.
 
 from __future__ import annotations
 
+import signal
+import sys
+from pathlib import Path
+
 import typer
 
+from knowledge.cli import kb_cmd
 from producer.backfill.cli import backfill
-from producer.commands import api_cmd, db_cmd, requeue_cmd
+from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
-from producer.kb_cli import kb_cmd
-from ticketflow.demo_cmd import demo
-from worker.commands import worker_cmd
-from worker.training.cli import eval_cmd, train
+from shared.config import settings_or_exit
+from shared.errors import ConfigError, DemoError
+from training.cli import eval_cmd, train
+from worker.cli import worker_cmd
+
+
+def _terminate(*_: object) -> None:
+    # A second SIGTERM (e.g. from `timeout` and a supervisor) must not cut the cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.exit(128 + signal.SIGTERM)
+
+
+def demo(
+    samples: Path | None = typer.Option(
+        None, help="JSONL of tickets; default: bundled samples.", exists=True, dir_okay=False
+    ),
+    keep_running: bool = typer.Option(False, help="Keep the API and worker up for reviewing."),
+) -> None:
+    """Enqueue sample tickets through the API and show the drafted, classified results."""
+    import httpx
+    from rich.console import Console
+
+    from ticketflow.demo import run_demo
+
+    # Children run in their own sessions; SIGTERM must unwind through the demo's cleanup
+    # (Python's default would exit at once and leave the worker and API running).
+    signal.signal(signal.SIGTERM, _terminate)
+
+    settings = settings_or_exit()
+    console = Console(width=160) if not Console().is_terminal else Console()
+    try:
+        code = run_demo(settings, console, samples, keep_running)
+    except (DemoError, ConfigError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except (RuntimeError, TimeoutError) as err:  # a child died or never came up: its log says why
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    except httpx.HTTPError as err:
+        typer.echo(f"error: the demo's API failed: {err}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
 
 app = typer.Typer(
     name="ticketflow",

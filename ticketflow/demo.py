@@ -23,9 +23,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from producer.kb_import import import_paths, sample_kb_dir
+from knowledge.importer import import_paths, sample_kb_dir
 from shared.config import Settings
 from shared.db import make_engine, session_scope, upgrade
+from shared.errors import DemoError
 from ticketflow.processes import (
     Child,
     child_env,
@@ -44,10 +45,6 @@ DONE = {"triaged", "failed", "approved", "rejected"}
 # Long enough for a slow CPU (20 tickets take about 75 s on two cores), short enough that a
 # stuck demo ends with the worker's log instead of a progress bar that never moves.
 TRIAGE_DEADLINE_S = 900
-
-
-class DemoError(Exception):
-    """The demo cannot run or finish; the message says why, without a traceback."""
 
 
 def load_samples(path: Path | None = None) -> list[dict[str, Any]]:

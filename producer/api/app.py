@@ -15,12 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from producer.api import routes_health, routes_review, routes_tickets, routes_ui
+from producer.api import routes_health, routes_tickets
 from producer.api.requeue_sweeper import RequeueSweeper
 from producer.enqueue import CeleryEnqueuer, Enqueuer
+from review import routes as review_routes
+from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
-from shared.errors import ConflictError, NotFoundError, TransientError
+from shared.errors import ConflictError, InputError, NotFoundError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,13 @@ def create_app(
         lambda: redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(InputError, _error(status.HTTP_422_UNPROCESSABLE_CONTENT))
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
     app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(OperationalError, _database_down)
     app.include_router(routes_tickets.router)
-    app.include_router(routes_review.router)
+    app.include_router(review_routes.router)
     app.include_router(routes_health.router)
-    app.include_router(routes_ui.router)
+    app.include_router(review_ui.router)
     return app

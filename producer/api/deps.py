@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from sqlmodel import Session
 
 from producer.enqueue import Enqueuer
@@ -34,6 +34,12 @@ def get_enqueuer(request: Request) -> Enqueuer:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
+
+# Bounds the databases can hold (PostgreSQL integer ids, bigint offsets): past them a 422.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**62
+TicketId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def _check_key(settings: Settings, key: str | None) -> None:

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from producer.api.deps import (
+    MAX_ID,
     EnqueuerDep,
+    Offset,
     SessionDep,
     SettingsDep,
+    TicketId,
     require_read_key,
     require_write_key,
 )
 from producer.intake import submit_ticket
-from producer.queries import list_tickets, to_public
+from review.queries import list_tickets, to_public
 from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
-
-# Bounds the databases can hold (PostgreSQL integer ids, bigint offsets): past them a 422.
-MAX_ID = 2**31 - 1
-MAX_OFFSET = 2**62
-TicketId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.post(

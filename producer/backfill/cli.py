@@ -27,7 +27,7 @@ from producer.backfill.reprocess import (
     reprocess,
 )
 from producer.enqueue import CeleryEnqueuer
-from shared.config import Settings, get_settings
+from shared.config import Settings, settings_or_exit
 from shared.db import get_engine, session_scope
 from shared.errors import ConfigError, TicketflowError
 from shared.models import TicketStatus, utcnow
@@ -187,8 +187,8 @@ def backfill(
     if file is None and (mapping is not None or file_format != "auto" or source != "backfill"):
         _usage("--map, --source and --format apply to a FILE import")
     ui = BackfillDisplay()
+    settings = settings_or_exit()
     try:
-        settings = get_settings()
         if file is not None:
             _import(settings, file, mapping, source, file_format, rate, dry_run, ui)
         else:

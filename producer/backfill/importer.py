@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from producer.backfill.errors import QueueUnavailable
 from producer.backfill.ratelimit import RateLimiter
 from producer.backfill.reader import ImportRow, InvalidRow, Row
 from producer.enqueue import Enqueuer
 from producer.intake import persist_ticket
-from shared.errors import TransientError
+from shared.errors import QueueUnavailable, TransientError
 from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from producer.backfill.errors import InputError
+from shared.errors import InputError
 
 # Ticket fields a file may fill; ``category`` is the file's own label, kept as metadata only.
 FIELDS = (

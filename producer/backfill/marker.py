@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from producer.backfill.errors import InputError
+from shared.errors import InputError
 
 
 def marker_key(parts: dict[str, object]) -> str:

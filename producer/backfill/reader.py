@@ -21,9 +21,10 @@ from typing import IO, Literal
 
 from pydantic import ValidationError
 
-from producer.backfill.errors import InputError
 from producer.backfill.mapping import resolve_mapping
+from shared.config import default
 from shared.csv_problems import csv_problem
+from shared.errors import InputError
 from shared.models import TicketCreate
 
 Format = Literal["csv", "jsonl"]
@@ -140,7 +141,7 @@ class RowReader:
         *,
         mapping: Mapping[str, str] | None = None,
         source: str = "backfill",
-        max_body_chars: int = 50_000,
+        max_body_chars: int = default("max_body_chars"),
         file_format: str = "auto",
     ) -> None:
         if not SOURCE_PATTERN.match(source):

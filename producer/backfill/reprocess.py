@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
-from producer.backfill.errors import QueueUnavailable
 from producer.backfill.ratelimit import RateLimiter
 from producer.enqueue import Enqueuer
 from producer.intake import retriage, send_ticket
+from shared.errors import QueueUnavailable
 from shared.models import Ticket, TicketStatus, TriageResult
 
 # Reviewed tickets (approved, rejected) are left alone unless asked for: their review is done.

@@ -15,10 +15,10 @@ import typer
 from producer.email.imap import ImapConfig, Security, check_config
 from producer.email.ingest import EmailIngester, IngestCounts
 from producer.email.run import ingest_all, poll_imap
-from producer.email.sources import RawMail, SourceError, iter_eml, iter_maildir, iter_mbox
+from producer.email.sources import RawMail, iter_eml, iter_maildir, iter_mbox
 from producer.enqueue import CeleryEnqueuer, Enqueuer
-from shared.config import Settings, get_settings
-from shared.errors import ConfigError, TransientError
+from shared.config import Settings, settings_or_exit
+from shared.errors import SourceError, TransientError
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
@@ -77,10 +77,7 @@ def ingest_email(
 
     Every IMAP option falls back to its TICKETFLOW_IMAP_* setting.
     """
-    try:
-        settings = get_settings()
-    except ConfigError as err:
-        raise _fail(str(err), EXIT_USAGE) from None
+    settings = settings_or_exit()
     logging.basicConfig(level=settings.log_level)
     imap = None
     host = imap_host or settings.imap_host

@@ -22,7 +22,9 @@ from typing import Literal
 from imap_tools import BaseMailBox, MailBox, MailBoxStartTls, MailBoxUnencrypted
 from imap_tools.errors import ImapToolsError, MailboxLoginError
 
-from producer.email.sources import RawMail, SourceError
+from producer.email.sources import RawMail
+from shared.config import default
+from shared.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,8 @@ class ImapConfig:
     password: str
     port: int | None = None
     security: Security = "ssl"
-    folder: str = "INBOX"
-    processed_flag: str = "\\Seen"
+    folder: str = default("imap_folder")
+    processed_flag: str = default("imap_processed_flag")
     processed_folder: str | None = None
     ca_file: Path | None = None
     timeout_s: float = 30.0

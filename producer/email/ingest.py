@@ -29,14 +29,15 @@ from producer.email.thread import (
 )
 from producer.enqueue import Enqueuer
 from producer.intake import find_existing, persist_ticket, retriage, send_ticket
+from shared.config import default
 from shared.errors import TransientError
 from shared.models import QuarantinedInput, Ticket, TicketCreate, TicketMessage, utcnow
 
 log = logging.getLogger(__name__)
 
 SOURCE = "email"
-TICKET_BODY_MAX = 50_000  # the default of TICKETFLOW_MAX_BODY_CHARS
-DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+TICKET_BODY_MAX: int = default("max_body_chars")
+DEFAULT_MAX_MESSAGE_BYTES: int = default("email_max_message_bytes")
 TRUNCATED = "\n\n[message truncated]"
 
 

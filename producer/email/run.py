@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 
 from producer.email.imap import ImapConfig, ImapSource
 from producer.email.ingest import EmailIngester, IngestCounts, Outcome
-from producer.email.sources import RawMail, SourceError
-from shared.errors import TransientError
+from producer.email.sources import RawMail
+from shared.errors import SourceError, TransientError
 
 Echo = Callable[[str], None]
 

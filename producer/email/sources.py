@@ -12,11 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import TicketflowError
-
-
-class SourceError(TicketflowError):
-    """A mail source cannot be read at all (missing file, unreachable server, bad login)."""
+from shared.errors import SourceError
 
 
 def _noop() -> None:

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from producer.email.parse import ParsedEmail
-from shared.models import Ticket, TicketMessage, utcnow
+from shared.models import THREAD_SEPARATOR, Ticket, TicketMessage, utcnow
 
 TICKET_REF = re.compile(r"\[TF-(\d{1,9})\]", re.IGNORECASE)
 MAX_KEY_CHARS = 512  # Ticket.external_id's limit; TicketMessage.message_id allows more
-SEPARATOR = "\n\n---\n\n"
 
 
 def message_key(message_id: str | None, raw: bytes | None = None) -> str:
@@ -85,14 +84,14 @@ def conversation(session: Session, ticket_id: int, limit: int) -> str:
     kept: list[str] = []
     size = 0
     for part in reversed(parts):
-        if kept and size + len(part) + len(SEPARATOR) + 40 > limit:
+        if kept and size + len(part) + len(THREAD_SEPARATOR) + 40 > limit:
             break
         kept.insert(0, part)
-        size += len(part) + len(SEPARATOR)
+        size += len(part) + len(THREAD_SEPARATOR)
     omitted = len(parts) - len(kept)
     if omitted:
         kept.insert(0, f"[{omitted} earlier message(s) omitted]")
-    return SEPARATOR.join(kept)[:limit]
+    return THREAD_SEPARATOR.join(kept)[:limit]
 
 
 def _render(message: TicketMessage) -> str:

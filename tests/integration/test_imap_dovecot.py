@@ -229,7 +229,7 @@ def corpus() -> list[bytes]:
 def run_cli(settings, monkeypatch):
     """Invoke the command against the test database, recording the queue unless told not to."""
     recorder = RecordingEnqueuer()
-    monkeypatch.setattr("producer.email.cli.get_settings", lambda: settings)
+    monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: settings)
     monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _s: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)
@@ -352,7 +352,7 @@ def test_wrong_password_and_missing_folder_are_clear_errors(dovecot, folder, run
 def test_real_celery_enqueuer_publishes_to_redis(dovecot, folder, settings, monkeypatch):
     queue = f"tf-email-test-{uuid.uuid4().hex[:8]}"
     live = settings.model_copy(update={"queue": queue})
-    monkeypatch.setattr("producer.email.cli.get_settings", lambda: live)
+    monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: live)
     append(dovecot, folder, [p.read_bytes() for p in sorted(CORPUS.glob("1[0-2]_*.eml"))])
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)
@@ -379,7 +379,7 @@ def test_imap_options_come_from_settings(dovecot, folder, settings, monkeypatch,
         "imap_password": SecretStr(PASSWORD), "imap_security": "plain", "imap_folder": folder,
         "imap_processed_flag": "$Ticketflow"})  # fmt: skip
     recorder = RecordingEnqueuer()
-    monkeypatch.setattr("producer.email.cli.get_settings", lambda: configured)
+    monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: configured)
     monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _s: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)

@@ -8,7 +8,7 @@ from sqlmodel import select
 from shared.models import Ticket
 from tests.integration.conftest import KEY, Stack
 from ticketflow.processes import wait_until
-from worker.stall import EXIT_STALLED
+from worker.edge.stall import EXIT_STALLED
 
 
 def _post(stack: Stack, n: int, prefix: str = "t") -> list[int]:

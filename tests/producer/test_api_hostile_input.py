@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from shared.config import Settings
 from shared.models import Review, Ticket
 from tests.producer.conftest import KEY
-from tests.producer.test_api_review import _review, _triaged
+from tests.review.test_api_review import _review, _triaged
 
 TICKET = {"subject": "Login broken", "body": "I cannot log in since yesterday."}
 

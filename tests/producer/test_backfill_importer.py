@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import Session, func, select
 
 from producer.backfill import importer as importer_mod
-from producer.backfill.errors import QueueUnavailable
 from producer.backfill.importer import ImportCounts, Importer
 from producer.backfill.ratelimit import RateLimiter
 from producer.backfill.reader import InvalidRow, RowReader
+from shared.errors import QueueUnavailable
 from shared.models import Ticket
 from tests.factories import make_ticket
 from tests.helpers import RecordingEnqueuer

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from producer.backfill.errors import InputError
 from producer.backfill.mapping import parse_mapping
 from producer.backfill.reader import ImportRow, InvalidRow, RowReader, content_id
+from shared.errors import InputError
 from tests.helpers import write
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

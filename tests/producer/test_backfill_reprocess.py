@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from producer.backfill.errors import InputError, QueueUnavailable
 from producer.backfill.marker import RunMarker, marker_key
 from producer.backfill.ratelimit import RateLimiter
 from producer.backfill.reprocess import (
@@ -18,6 +17,7 @@ from producer.backfill.reprocess import (
     count_candidates,
     reprocess,
 )
+from shared.errors import InputError, QueueUnavailable
 from shared.models import Ticket, TicketStatus, utcnow
 from tests.factories import make_result, make_ticket
 from tests.helpers import RecordingEnqueuer

@@ -12,7 +12,8 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from producer.email.cli import ingest_email
-from producer.email.sources import SourceError, iter_eml, iter_maildir, iter_mbox
+from producer.email.sources import iter_eml, iter_maildir, iter_mbox
+from shared.errors import SourceError
 from shared.models import Ticket
 from tests.helpers import RecordingEnqueuer
 from tests.producer.test_email_parse import CORPUS
@@ -93,7 +94,7 @@ def test_missing_paths_fail_before_reading(tmp_path, factory, message):
 def cli(settings, monkeypatch):
     """The command in a one-command app, wired to the test database and a recording queue."""
     recorder = RecordingEnqueuer()
-    monkeypatch.setattr("producer.email.cli.get_settings", lambda: settings)
+    monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: settings)
     monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _settings: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)

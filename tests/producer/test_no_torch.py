@@ -24,6 +24,6 @@ def test_api_and_cli_import_no_torch() -> None:
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     heavy = out[-1]
-    # worker.commands is allowed (it only pins the GPU); nothing that loads models.
+    # worker.cli is allowed (it only pins the GPU); nothing that loads models.
     assert "torch" not in heavy and "transformers" not in heavy, heavy
-    assert "worker.engine" not in heavy and "worker.tasks" not in heavy, heavy
+    assert "worker.engine" not in heavy and "worker.edge.tasks" not in heavy, heavy

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from worker.batcher import MicroBatcher
+from worker.pipeline.batcher import MicroBatcher
 
 
 def _double(items: list[int]) -> list[int]:

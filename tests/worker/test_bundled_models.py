@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from shared.config import BUNDLED_DRAFT_MODEL, BUNDLED_ENCODER
-from worker.classifier.encoder import SentenceEncoder
-from worker.draft_model import DraftGenerator
-from worker.model_source import resolve_draft_model
+from worker.engine.classifier.encoder import SentenceEncoder
+from worker.engine.draft_model import DraftGenerator
+from worker.engine.model_source import resolve_draft_model
 
 pytestmark = pytest.mark.slow
 

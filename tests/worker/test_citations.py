@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.citations import (
+from worker.drafting.citations import (
     annotate,
     cited_numbers,
     drop_unknown_links,

@@ -7,11 +7,11 @@ import torch
 
 from shared.config import BUNDLED_ENCODER
 from shared.taxonomy import load_taxonomy
-from worker.classifier.classifier import TicketClassifier
-from worker.training.data import load_examples, stratified_split
-from worker.training.evaluation import evaluate_examples
-from worker.training.finetune import FinetuneConfig
-from worker.training.trainer import train_version
+from training.data import load_examples, stratified_split
+from training.evaluation import evaluate_examples
+from training.finetune import FinetuneConfig
+from training.trainer import train_version
+from worker.engine.classifier.classifier import TicketClassifier
 
 pytestmark = pytest.mark.slow
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "banking77_mini.csv"

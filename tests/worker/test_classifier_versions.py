@@ -11,11 +11,11 @@ from shared.config import load_settings
 from shared.models import TriageResult
 from shared.taxonomy import load_taxonomy
 from tests.factories import make_ticket
-from worker.classifier.artifacts import LATEST, latest_version, publish, save_artifact
-from worker.classifier.classifier import TicketClassifier
-from worker.classifier.heads import Head
+from worker.engine.classifier.artifacts import LATEST, latest_version, publish, save_artifact
+from worker.engine.classifier.classifier import TicketClassifier
+from worker.engine.classifier.heads import Head
 from worker.engine.transformers_engine import TransformersEngine
-from worker.triage import TriageJob, TriageOutput, process_ticket, run_batch
+from worker.pipeline.triage import TriageJob, TriageOutput, process_ticket, run_batch
 
 CPU = torch.device("cpu")
 LABELS_A = ["alpha", "beta", "gamma", "delta"]

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from producer.kb_import import KbDoc, delete_docs, import_paths, sample_kb_dir, store_docs
+from knowledge.importer import KbDoc, delete_docs, import_paths, sample_kb_dir, store_docs
 from shared.config import BUNDLED_ENCODER
 from tests.worker.doubles import HashingEmbedder
+from worker.drafting.knowledge_base import KnowledgeBase
 from worker.engine.fake_engine import FakeEngine
-from worker.knowledge_base import KnowledgeBase
 
 ARTICLES = {
     "refunds": (
@@ -173,7 +173,7 @@ class MiniLM:
     def __init__(self) -> None:
         import torch
 
-        from worker.classifier.encoder import SentenceEncoder
+        from worker.engine.classifier.encoder import SentenceEncoder
 
         self.encoder = SentenceEncoder(BUNDLED_ENCODER, torch.device("cpu"))
 

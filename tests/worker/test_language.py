@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import load_settings
-from worker.language import UNDETERMINED, LanguageDetector
+from worker.engine.language import UNDETERMINED, LanguageDetector
 
 
 @pytest.fixture(scope="module")

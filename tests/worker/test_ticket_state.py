@@ -17,7 +17,14 @@ from sqlmodel import Session, select
 from shared.models import Ticket, TriageResult
 from tests.factories import make_result, make_ticket
 from worker.engine.fake_engine import FakeEngine
-from worker.triage import Outcome, TriageJob, TriageOutput, mark_failed, process_ticket, run_batch
+from worker.pipeline.triage import (
+    Outcome,
+    TriageJob,
+    TriageOutput,
+    mark_failed,
+    process_ticket,
+    run_batch,
+)
 
 ENGINE = FakeEngine()
 

@@ -8,7 +8,7 @@ import torch
 from shared.config import load_settings
 from shared.errors import ConfigError
 from shared.taxonomy import load_taxonomy
-from worker.draft_model import DraftGenerator
+from worker.engine.draft_model import DraftGenerator
 from worker.engine.transformers_engine import TransformersEngine
 
 

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, select
 
-from producer.kb_import import import_paths, sample_kb_dir
+from knowledge.importer import import_paths, sample_kb_dir
 from shared.models import KbPassage, Review, ReviewDecision, Ticket, TriageResult
 from tests.factories import make_result, make_ticket
 from tests.worker.doubles import RecordingEngine
+from worker.drafting.knowledge_base import KnowledgeBase
 from worker.engine.fake_engine import FakeEngine
-from worker.knowledge_base import KnowledgeBase
-from worker.triage import Outcome, TriageJob, process_ticket, run_batch
+from worker.pipeline.triage import Outcome, TriageJob, process_ticket, run_batch
 
 EMAIL = "ana@example.com"
 
@@ -110,7 +110,7 @@ def test_nothing_relevant_stores_no_citations(
 def test_batch_embeds_all_queries_in_one_call(
     session: Session, engine: RecordingEngine, kb: KnowledgeBase
 ) -> None:
-    from worker.prompting import TicketView
+    from worker.drafting.prompting import TicketView
 
     jobs = [
         TriageJob(i, TicketView(s, b))
@@ -176,7 +176,7 @@ def test_previous_tickets_reach_the_prompt(
 def test_history_summary_uses_review_and_skips_greeting(
     session: Session, db_engine: DbEngine, engine: RecordingEngine
 ) -> None:
-    from worker.history import load_history
+    from worker.pipeline.history import load_history
 
     past = make_ticket(
         session,
@@ -222,7 +222,7 @@ def test_runtime_builds_the_kb_with_the_fake_engine(
     session: Session, db_url: str, tmp_path: Path
 ) -> None:
     from shared.config import load_settings
-    from worker.runtime import start_runtime, stop_runtime
+    from worker.edge.runtime import start_runtime, stop_runtime
 
     import_paths(session, [sample_kb_dir()])
     rt = start_runtime(load_settings(database_url=db_url, data_dir=tmp_path, engine="fake"))

@@ -10,7 +10,14 @@ from shared.errors import PermanentError, TransientError
 from shared.models import Ticket, TriageResult
 from tests.factories import make_ticket
 from worker.engine.fake_engine import FAIL_MARKER, FakeEngine
-from worker.triage import Outcome, TriageJob, TriageOutput, mark_failed, process_ticket, run_batch
+from worker.pipeline.triage import (
+    Outcome,
+    TriageJob,
+    TriageOutput,
+    mark_failed,
+    process_ticket,
+    run_batch,
+)
 
 
 def _run(db: DbEngine, engine: FakeEngine, ticket_id: int, revision: int = 1) -> Outcome:

@@ -11,11 +11,11 @@ import torch
 
 from shared.config import Settings
 from shared.taxonomy import load_taxonomy
-from worker.classifier.classifier import TicketClassifier
-from worker.device import freed_on_oom, pick_device
-from worker.draft_model import DraftGenerator
 from worker.engine.base import ChatMessages, Classification, EngineInfo
-from worker.language import LanguageDetector
+from worker.engine.classifier.classifier import TicketClassifier
+from worker.engine.device import freed_on_oom, pick_device
+from worker.engine.draft_model import DraftGenerator
+from worker.engine.language import LanguageDetector
 
 log = logging.getLogger(__name__)
 

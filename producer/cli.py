@@ -1,0 +1,82 @@
+"""Producer-side commands: serve the API, apply migrations, re-send unsent tickets."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from shared.config import redact_url, settings_or_exit
+
+db_cmd = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+
+
+@db_cmd.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.db import current_revision, upgrade
+
+    settings = settings_or_exit()
+    url = settings.resolved_database_url
+    where = url.split("@")[-1]
+    try:
+        upgrade(settings, revision)
+        now = current_revision(url)
+    except CommandError as err:  # an unknown revision, or one below the current (a downgrade)
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, OSError) as err:
+        typer.echo(f"error: database {where}: {_first_line(err)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database at {now}: {where}")
+
+
+def _first_line(err: Exception) -> str:
+    return (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
+
+
+def api_cmd(
+    host: str = typer.Option("", help="Bind address (default TICKETFLOW_API_HOST)."),
+    port: int = typer.Option(0, help="Port (default TICKETFLOW_API_PORT)."),
+) -> None:
+    """Serve the REST API (OpenAPI docs at /docs)."""
+    settings = settings_or_exit()  # before imports that build the Celery app from settings
+    import uvicorn
+
+    from producer.api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def requeue_cmd() -> None:
+    """Re-send tickets whose queue message was never sent or seems lost."""
+    settings = settings_or_exit()
+    import redis
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from producer.enqueue import default_enqueuer
+    from producer.intake import requeue_unsent
+    from shared.db import session_scope
+
+    logging.basicConfig(level=settings.log_level)
+    try:  # every send would fail: say so once, instead of "re-sent 0"
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
+    except (redis.RedisError, OSError) as err:
+        where = redact_url(settings.redis_url)
+        typer.echo(f"error: no Redis at {where} ({err}): nothing re-sent", err=True)
+        raise typer.Exit(1) from None
+    try:
+        with session_scope() as session:
+            n = requeue_unsent(session, default_enqueuer(), settings.requeue_after_s)
+    except SQLAlchemyError as err:
+        typer.echo(f"error: database: {_first_line(err)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"re-sent {n} ticket(s)")

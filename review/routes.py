@@ -1,0 +1,56 @@
+"""The review queue and decisions. Nothing is sent to a customer without one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from producer.api.deps import (
+    MAX_ID,
+    Offset,
+    SessionDep,
+    SettingsDep,
+    TicketId,
+    require_read_key,
+    require_write_key,
+)
+from review.queries import review_queue, to_public
+from review.service import submit_review
+from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
+from shared.taxonomy import current_labels, load_taxonomy
+
+router = APIRouter(tags=["review"])
+
+
+@router.get("/review", response_model=TicketPage, dependencies=[Depends(require_read_key)])
+def get_review_queue(
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    after_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="The last ticket id of the previous page."),
+    ] = None,
+) -> TicketPage:
+    """Triaged tickets awaiting a decision, most urgent first; pass the last id of a page as
+    ``after_id`` for the next one, which stays right while others review tickets."""
+    return review_queue(session, limit, offset, after_id)
+
+
+@router.post(
+    "/tickets/{ticket_id}/review",
+    response_model=TicketPublic,
+    dependencies=[Depends(require_write_key)],
+)
+def review_ticket(
+    ticket_id: TicketId, data: ReviewCreate, session: SessionDep, settings: SettingsDep
+) -> TicketPublic:
+    """Approve, edit or reject the draft; corrected labels are kept for training."""
+    review = submit_review(
+        session,
+        ticket_id,
+        data,
+        current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir),
+    )
+    return to_public(session, session.get_one(Ticket, review.ticket_id))

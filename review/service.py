@@ -1,0 +1,100 @@
+"""The human decision on a drafted reply. Edits and corrected labels are kept as training data."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select, update
+
+from shared.errors import ConflictError, InputError, NotFoundError
+from shared.models import (
+    Review,
+    ReviewCreate,
+    ReviewDecision,
+    Ticket,
+    TicketStatus,
+    TriageResult,
+    utcnow,
+)
+
+
+def validate_review(data: ReviewCreate, labels: dict[str, list[str]]) -> None:
+    """Refuse a payload that is well-formed but contradicts the taxonomy or the decision.
+
+    ``labels``: what workers predict now per field (see ``shared.taxonomy.current_labels``)."""
+    if data.decision == ReviewDecision.edit and not (data.edited_reply or "").strip():
+        raise InputError("decision 'edit' needs a non-empty edited_reply")
+    if data.decision != ReviewDecision.edit and data.edited_reply is not None:
+        # Approving or rejecting would silently throw the reviewer's text away.
+        raise InputError(
+            f"edited_reply is only used with decision 'edit', not {data.decision.value!r}"
+        )
+    for field, allowed in labels.items():
+        value = getattr(data, f"corrected_{field}")
+        if value is not None and value not in allowed:
+            raise InputError(f"corrected_{field} {value!r} is not one of {allowed}")
+
+
+def submit_review(
+    session: Session, ticket_id: int, data: ReviewCreate, labels: dict[str, list[str]]
+) -> Review:
+    validate_review(data, labels)
+    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+    if ticket is None:
+        raise NotFoundError(f"ticket {ticket_id} not found")
+    if ticket.status in (TicketStatus.approved, TicketStatus.rejected):
+        raise ConflictError(f"ticket {ticket_id} was already reviewed ({ticket.status})")
+    if ticket.status != TicketStatus.triaged:
+        raise ConflictError(
+            f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
+        )
+    if data.revision != ticket.revision:
+        raise ConflictError(
+            f"ticket {ticket_id} was triaged again: its draft is now revision {ticket.revision}, "
+            f"not the revision {data.revision} reviewed; reload it"
+        )
+    result = session.exec(
+        select(TriageResult)
+        .where(TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision)
+        .order_by(col(TriageResult.id).desc())
+    ).first()
+    if result is None:  # status says triaged, so this is a broken invariant, not user error
+        raise ConflictError(f"ticket {ticket_id} has no triage result for its revision")
+    edited = data.decision == ReviewDecision.edit
+    final = (
+        None
+        if data.decision == ReviewDecision.reject
+        else (data.edited_reply if edited else result.draft_reply)
+    )
+    review = Review(
+        ticket_id=ticket_id,
+        triage_result_id=result.id or 0,
+        decision=data.decision,
+        reviewer=data.reviewer,
+        final_reply=final,
+        edited=edited,
+        corrected_category=data.corrected_category,
+        corrected_priority=data.corrected_priority,
+        corrected_sentiment=data.corrected_sentiment,
+        corrected_language=data.corrected_language,
+        note=data.note,
+    )
+    decided = (
+        TicketStatus.rejected if data.decision == ReviewDecision.reject else TicketStatus.approved
+    )
+    # Conditional on the state read above: SQLite ignores FOR UPDATE, so of two concurrent
+    # reviews (or a review racing a re-triage) only one may match.
+    claimed = session.exec(
+        update(Ticket)
+        .where(
+            col(Ticket.id) == ticket_id,
+            col(Ticket.status) == TicketStatus.triaged,
+            col(Ticket.revision) == data.revision,
+        )
+        .values(status=decided, updated_at=utcnow())
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise ConflictError(f"ticket {ticket_id} changed while it was being reviewed: reload it")
+    session.add(review)
+    session.commit()
+    session.refresh(review)
+    return review

@@ -1,0 +1,30 @@
+"""A small review page for people, on top of the same API a script would use."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+
+from producer.api.deps import SettingsDep, require_read_key
+from shared.taxonomy import current_labels, load_taxonomy
+
+router = APIRouter(tags=["review"])
+
+
+@router.get("/ui", response_class=HTMLResponse, include_in_schema=False)
+def review_page() -> HTMLResponse:
+    page = resources.files("review").joinpath("static/review.html").read_text("utf-8")
+    return HTMLResponse(page)
+
+
+@router.get("/taxonomy", dependencies=[Depends(require_read_key)])
+def taxonomy(settings: SettingsDep) -> dict[str, list[str]]:
+    """The labels a reviewer may choose when correcting a ticket."""
+    labels = current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir)
+    return {
+        "categories": labels["category"],
+        "priorities": labels["priority"],
+        "sentiments": labels["sentiment"],
+    }

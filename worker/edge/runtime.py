@@ -1,0 +1,109 @@
+"""The worker process's long-lived state: the engine (loaded once), its batcher, the DB engine.
+
+Started once per process before the first message is taken (see ``worker.edge.tasks``); tasks reach
+it through ``get_runtime`` rather than module globals scattered around.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from shared.config import Settings
+from shared.db import get_engine
+from shared.errors import TicketflowError
+from worker.drafting.knowledge_base import KnowledgeBase
+from worker.edge.stall import StallHandler, StallWatchdog, WatchedEngine, end_worker
+from worker.engine.base import Engine
+from worker.engine.factory import build_engine
+from worker.pipeline.batcher import MicroBatcher
+from worker.pipeline.triage import TriageJob, TriageOutput, run_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    engine: Engine
+    batcher: MicroBatcher[TriageJob, TriageOutput]
+    db: DbEngine
+    kb: KnowledgeBase
+    watchdog: StallWatchdog
+    name: str
+    load_seconds: float
+
+
+_runtime: WorkerRuntime | None = None
+_lock = threading.Lock()
+
+
+def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> WorkerRuntime:
+    """Load and warm up the engine; idempotent within a process.
+
+    ``on_stall`` runs when one model call has taken ``settings.stall_seconds`` (see
+    ``worker.edge.stall``).
+    """
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            return _runtime
+        t0 = time.perf_counter()
+        loaded = build_engine(settings)
+        watchdog = StallWatchdog(settings.stall_seconds, on_stall)
+        warm_up = getattr(loaded, "warm_up", None)
+        if warm_up is not None:
+            with watchdog.watching(1):  # a device wedged from the start must not hang here
+                warm_up()
+        engine = WatchedEngine(loaded, watchdog)
+        db = get_engine(settings.resolved_database_url)
+        kb = KnowledgeBase(  # same encoder for passages and tickets
+            db,
+            engine,
+            top_k=settings.kb_top_k,
+            min_similarity=settings.kb_min_similarity,
+            refresh_s=settings.kb_refresh_s,
+        )
+        kb.load()
+        load_s = time.perf_counter() - t0
+        batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
+            partial(run_batch, engine, kb=kb),
+            settings.batch_size,
+            settings.max_batch_wait_ms / 1000,
+        )
+        name = f"{socket.gethostname()}:{os.getpid()}"
+        _runtime = WorkerRuntime(settings, engine, batcher, db, kb, watchdog, name, load_s)
+        log.info(
+            "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
+            name,
+            engine.info.instance_id[:8],
+            load_s,
+            engine.info.device,
+        )
+        return _runtime
+
+
+def runtime_started() -> bool:
+    return _runtime is not None
+
+
+def get_runtime() -> WorkerRuntime:
+    if _runtime is None:
+        raise TicketflowError("worker runtime not started: the model loads at worker start")
+    return _runtime
+
+
+def stop_runtime() -> None:
+    global _runtime
+    with _lock:
+        if _runtime is not None:
+            _runtime.batcher.close()
+            _runtime.watchdog.close()
+            _runtime = None

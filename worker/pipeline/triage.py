@@ -1,0 +1,195 @@
+"""Triage of one ticket: load it, run it through the batched engine, store the result once.
+
+Knows nothing of Celery: ``worker.edge.tasks`` calls ``process_ticket`` and maps its exceptions to
+retry or failure. Idempotency comes from the database: one result per (ticket, revision), so a
+message delivered twice (worker crash, visibility timeout) never produces a second result; the
+status writes themselves live in ``worker.pipeline.ticket_state``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from shared.errors import PermanentError, TransientError
+from shared.models import TriageResult
+from worker.drafting.citations import finish_draft
+from worker.drafting.knowledge_base import Hit, KnowledgeBase
+from worker.drafting.prompting import (
+    Reference,
+    TicketView,
+    build_chat,
+    classification_text,
+    reply_opening,
+    with_opening,
+)
+from worker.engine.base import Classification, Engine
+from worker.pipeline.ticket_state import (
+    DB_UNAVAILABLE,
+    Outcome,
+    claim,
+    mark_failed,
+    store,
+    transient,
+)
+
+__all__ = ["Outcome", "TriageJob", "TriageOutput", "mark_failed", "process_ticket", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TriageJob:
+    ticket_id: int
+    view: TicketView
+
+
+@dataclass(frozen=True)
+class TriageOutput:
+    labels: Classification
+    draft: str
+    classify_ms: int
+    draft_ms: int
+    batch_size: int
+    # The passages put in front of the model, numbered as in the prompt ([n]), each with
+    # ``cited``: whether the draft refers to it (``appended`` when ticketflow added the pointer).
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    retrieve_ms: int = 0
+
+
+TriageSubmit = Callable[[TriageJob], TriageOutput]
+
+
+def citation(n: int, hit: Hit) -> dict[str, Any]:
+    p = hit.passage
+    return {
+        "n": n,
+        "doc_id": p.doc_id,
+        "chunk": p.chunk,
+        "title": p.title,
+        "url": p.url,
+        "score": hit.score,
+    }
+
+
+def run_batch(
+    engine: Engine, jobs: list[TriageJob], kb: KnowledgeBase | None = None
+) -> list[TriageOutput]:
+    """One classify pass, one retrieval embed pass and one generate pass for the whole batch.
+
+    ``kb`` must be built on this engine (same encoder); without one, drafts get no references.
+    """
+    t0 = time.perf_counter()
+    texts = [classification_text(j.view) for j in jobs]
+    labels = engine.classify(texts)
+    t1 = time.perf_counter()
+    hits = kb.retrieve(texts) if kb is not None else [[] for _ in jobs]
+    t2 = time.perf_counter()
+    chats = [
+        with_opening(
+            build_chat(j.view, lab, [Reference(h.passage.title, h.passage.text) for h in hs]),
+            reply_opening(lab.language.name, j.view.customer_name),
+        )
+        for j, lab, hs in zip(jobs, labels, hits, strict=True)
+    ]
+    drafts = engine.draft(chats)
+    t3 = time.perf_counter()
+    c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
+    out = []
+    for lab, d, hs in zip(labels, drafts, hits, strict=True):
+        draft, cites = finish_draft(
+            d,
+            [citation(n, h) for n, h in enumerate(hs, start=1)],
+            lab.language.name,
+            [h.passage.text for h in hs],
+        )
+        out.append(TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms))
+    return out
+
+
+def _result(
+    ticket_id: int,
+    revision: int,
+    out: TriageOutput,
+    engine: Engine,
+    worker: str,
+    queue_ms: int,
+    threshold: float,
+) -> TriageResult:
+    info = engine.info
+    lab = out.labels
+    return TriageResult(
+        ticket_id=ticket_id,
+        revision=revision,
+        category=lab.category.name,
+        category_confidence=lab.category.confidence,
+        priority=lab.priority.name,
+        priority_confidence=lab.priority.confidence,
+        sentiment=lab.sentiment.name,
+        sentiment_confidence=lab.sentiment.confidence,
+        language=lab.language.name,
+        language_confidence=lab.language.confidence,
+        needs_human_triage=lab.category.confidence < threshold,
+        alternatives={
+            f: [{"label": a.name, "confidence": a.confidence} for a in alts]
+            for f, alts in lab.alternatives.items()
+        },
+        draft_reply=out.draft,
+        citations=out.citations,
+        classifier_model=info.classifier_model,
+        classifier_version=lab.classifier_version or info.classifier_version,
+        draft_model=info.draft_model,
+        engine_instance=info.instance_id,
+        worker=worker,
+        queue_ms=queue_ms,
+        classify_ms=out.classify_ms,
+        draft_ms=out.draft_ms,
+        batch_size=out.batch_size,
+    )
+
+
+def out_of_resources(err: BaseException) -> bool:
+    """Out of GPU (CUDA, MPS) or host memory: the batch or the moment was too much, not the
+    ticket, so it is worth retrying. Matched by name so this module needs no torch import."""
+    if isinstance(err, MemoryError):
+        return True
+    names = {c.__name__ for c in type(err).__mro__}
+    return "OutOfMemoryError" in names or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
+    )
+
+
+def process_ticket(
+    ticket_id: int,
+    revision: int,
+    *,
+    db: DbEngine,
+    engine: Engine,
+    submit: TriageSubmit,
+    worker: str,
+    threshold: float,
+) -> Outcome:
+    try:
+        outcome, view, queue_ms = claim(db, ticket_id, revision)
+    except DB_UNAVAILABLE as err:
+        raise transient(err) from err
+    if outcome is not None:
+        log.info("ticket %s rev %s: %s", ticket_id, revision, outcome)
+        return outcome
+    try:
+        out = submit(TriageJob(ticket_id, view))
+    except Exception as err:
+        reason = f"{err.__class__.__name__}: {err}"
+        if out_of_resources(err):
+            raise TransientError(f"model stage out of memory: {reason}") from err
+        raise PermanentError(f"model failed on this ticket: {reason}") from err
+    result = _result(ticket_id, revision, out, engine, worker, queue_ms, threshold)
+    try:
+        return store(db, result)
+    except DB_UNAVAILABLE as err:
+        raise transient(err) from err
