@@ -6,15 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from shared.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT_S = 5
@@ -58,6 +59,10 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    # Alembic (with Mako and Pygments) costs ~0.2 s to import: only migrations need it, so the
+    # API and the intake commands do not pay for it at start.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -69,11 +74,15 @@ def upgrade(settings: Settings | None = None, revision: str = "head") -> None:
     url = (settings or get_settings()).resolved_database_url
     if url.startswith("sqlite"):
         make_engine(url).dispose()  # creates the parent directory
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
     """The migration the database is at (None: not migrated at all)."""
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(url)
     try:
         with engine.connect() as conn:

@@ -19,6 +19,7 @@ from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
 from shared.config import settings_or_exit
 from shared.errors import ConfigError, DemoError
+from shared.version import ticketflow_version
 from training.cli import eval_cmd, train
 from worker.cli import worker_cmd
 
@@ -67,6 +68,26 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"ticketflow {ticketflow_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed version and exit.",
+    ),
+) -> None:
+    """Classify support tickets and draft replies on your own GPUs, for a human to review."""
+
 
 app.command("demo")(demo)
 app.command("api")(api_cmd)

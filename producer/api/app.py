@@ -23,6 +23,7 @@ from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
 from shared.errors import ConflictError, InputError, NotFoundError, TransientError
+from shared.version import ticketflow_version
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def create_app(
     app = FastAPI(
         lifespan=lifespan,
         title="ticketflow",
-        version="0.1.0",
+        version=ticketflow_version(),
         description="Support tickets in; classified tickets with drafted replies out, "
         "for a human to approve, edit or reject.",
     )

@@ -131,7 +131,17 @@ def test_decode_bytes_falls_back(data, charset, expected):
     assert decode_bytes(data, charset)[0] == expected
 
 
-def test_garbage_never_raises():
-    for raw in (b"", b"\x00\xff\xfe", b"Content-Type: multipart/mixed\r\n\r\n--x--",
-                b"From: <<<@@>>>\r\nSubject: =?bogus?Q?x?=\r\n\r\nhi"):  # fmt: skip
-        parse_email(raw)
+def test_garbage_never_raises_and_reads_what_it_can():
+    empty = parse_email(b"")
+    assert (empty.text, empty.subject, empty.sender_email, empty.message_id) == ("", "", None, None)
+
+    binary = parse_email(b"\x00\xff\xfe")
+    assert binary.text == "\xff\xfe"  # NUL dropped, the rest decoded, never an exception
+    assert any("did not decode" in n for n in binary.notes)
+
+    broken = parse_email(b"Content-Type: multipart/mixed\r\n\r\n--x--")
+    assert broken.text == "--x--" and "broken multipart: body read as plain text" in broken.notes
+
+    bogus = parse_email(b"From: <<<@@>>>\r\nSubject: =?bogus?Q?x?=\r\n\r\nhi")
+    assert (bogus.subject, bogus.text) == ("x", "hi")
+    assert not (bogus.sender_email or "").strip("<>"), "no address may be made up from junk"

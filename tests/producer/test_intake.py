@@ -2,10 +2,11 @@
 
 from datetime import timedelta
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from producer.intake import requeue_unsent, retriage, submit_ticket
-from shared.models import TicketCreate, TicketStatus, utcnow
+from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
 from tests.factories import make_ticket
 from tests.helpers import RecordingEnqueuer
 
@@ -32,3 +33,27 @@ def test_retriage_bumps_the_revision_and_resends(session: Session) -> None:
     assert retriage(session, t, q, "tickets.backfill")
     assert q.sent == [(t.id, 1, "tickets"), (t.id, 2, "tickets.backfill")]
     assert t.status == "queued" and t.revision == 2 and t.enqueued_at is not None
+
+
+class _WorkerView:
+    """Sends like the real enqueuer, but first looks at the database the way a worker that got
+    the message at once would: through a connection of its own, seeing only committed rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[tuple[TicketStatus, int] | None] = []
+
+    def send(self, ticket_id: int, revision: int, queue: str) -> None:
+        with Session(self.engine) as other:
+            row = other.get(Ticket, ticket_id)
+            self.seen.append(None if row is None else (row.status, row.revision))
+
+
+def test_the_ticket_is_committed_before_its_message_is_sent(
+    session: Session, db_engine: Engine
+) -> None:
+    view = _WorkerView(db_engine)
+    result = submit_ticket(session, TicketCreate(body="hello", external_id="p1"), view, "tickets")
+    assert view.seen == [(TicketStatus.queued, 1)]
+    assert retriage(session, result.ticket, view, "tickets")
+    assert view.seen[-1] == (TicketStatus.queued, 2)  # the new revision, not the old one

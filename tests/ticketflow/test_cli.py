@@ -26,6 +26,13 @@ def test_help_lists_the_daily_commands() -> None:
         assert cmd in out
 
 
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    r = _cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"ticketflow {version('ticketflow')}"
+
+
 @pytest.mark.parametrize("cmd", [["api"], ["worker", "--gpu", "cpu"], ["db", "upgrade"]])
 def test_invalid_setting_fails_at_start_naming_the_variable(cmd: list[str]) -> None:
     r = _cli(*cmd, env={"TICKETFLOW_BATCH_SIZE": "-3"})
