@@ -24,6 +24,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 import redis  # noqa: E402
+from results_io import write  # noqa: E402
 from sqlmodel import Session, col, delete, func, select  # noqa: E402
 
 from producer.backfill.importer import Importer  # noqa: E402
@@ -51,6 +52,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=3600.0, help="for --wait, in seconds")
     p.add_argument("--migrate", action="store_true", help="apply migrations first")
     p.add_argument("--cleanup", action="store_true", help="delete the imported tickets after")
+    p.add_argument("--json", type=Path, help="also write the result here (bench/results_io)")
     return p.parse_args()
 
 
@@ -118,6 +120,15 @@ def main() -> None:
     for key, value in result.items():
         print(f"{key:>20}: {value}")
     print(json.dumps(result))
+    if args.json:
+        write(
+            args.json,
+            benchmark="backfill-load",
+            title="Backfill into the database and Redis",
+            columns=["measure", "value"],
+            rows=[[key, value] for key, value in result.items()],
+            raw=result,
+        )
 
 
 if __name__ == "__main__":

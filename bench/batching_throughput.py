@@ -5,12 +5,16 @@ first one ticket per forward pass (the baseline: what a plain Celery task per ti
 then in batches of --batch-size, and prints tickets/s and the ratio.
 
     python bench/batching_throughput.py [--tickets 16] [--batch-size 8] [--max-new-tokens 48]
+        [--json bench/results/DATE-batching-throughput.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+
+from results_io import write
 
 from shared.config import load_settings
 from ticketflow.demo import load_samples
@@ -40,6 +44,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", type=Path, help="also write the result here (bench/results_io)")
     args = ap.parse_args()
     settings = load_settings(max_new_tokens=args.max_new_tokens, device=args.device)
     t0 = time.perf_counter()
@@ -59,6 +64,19 @@ def main() -> None:
         f"speed-up: {ours / base:.2f}x  ({args.tickets} tickets, "
         f"{args.max_new_tokens} new tokens max, greedy)"
     )
+    if args.json:
+        write(
+            args.json,
+            benchmark="batching-throughput",
+            title="Micro-batching against one ticket per forward pass (real engine)",
+            columns=["mode", "tickets/s", "ratio"],
+            rows=[
+                ["baseline: 1 ticket per pass", f"{base:.2f}", "1.00x"],
+                [f"ticketflow: batches of {args.batch_size}", f"{ours:.2f}", f"{ours / base:.2f}x"],
+            ],
+            notes=f"{args.tickets} demo tickets, greedy, {args.max_new_tokens} new tokens max, "
+            f"device {engine.info.device}.",
+        )
 
 
 if __name__ == "__main__":
