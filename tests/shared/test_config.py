@@ -68,3 +68,13 @@ def test_model_stall_limit_defaults_to_the_task_time_limit_and_must_exceed_draft
         load_settings(model_stall_s=20, draft_max_seconds=20)
     with pytest.raises(ConfigError, match="TICKETFLOW_MODEL_STALL_S"):
         load_settings(model_stall_s=200)  # default draft limit: half of 600 s
+
+
+def test_every_setting_is_documented() -> None:
+    from pathlib import Path
+
+    from shared.config import ENV_PREFIX, Settings
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`{ENV_PREFIX}{n.upper()}`" not in doc]
+    assert not missing, f"docs/configuration.md lacks {missing}"
