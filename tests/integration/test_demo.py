@@ -74,4 +74,5 @@ def test_demo_killed_with_sigterm_stops_its_children(tmp_path: Path) -> None:
         for p in [*children, psutil.Process(demo.pid)] if demo.poll() is None else children:
             if p.is_running():
                 p.kill()
+        demo.stdout.close()
     assert alive == [], f"left running: {alive}"
