@@ -57,10 +57,17 @@ def persist_ticket(session: Session, data: TicketCreate, queue: str) -> tuple[Ti
 
 
 def send_ticket(session: Session, ticket: Ticket, enqueuer: Enqueuer) -> bool:
-    """Publish the ticket's current revision and stamp ``enqueued_at``; False if Redis failed."""
+    """Publish the ticket's current revision and stamp ``enqueued_at``; False if Redis failed.
+
+    The session's transaction ends before publishing, so no database connection sits idle in
+    a transaction while Redis is slow or down: with every request holding one, a short Redis
+    outage used to exhaust the pool and jam the API for minutes.
+    """
     assert ticket.id is not None
+    ticket_id, revision, queue = ticket.id, ticket.revision, ticket.queue
+    session.commit()  # nothing is pending here; this returns the connection to the pool
     try:
-        enqueuer.send(ticket.id, ticket.revision, ticket.queue)
+        enqueuer.send(ticket_id, revision, queue)
     except TransientError as err:
         log.warning("ticket %s stored but not enqueued yet: %s", ticket.id, err)
         return False

@@ -14,6 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from producer.api import routes_health, routes_tickets
 from producer.api.requeue_sweeper import RequeueSweeper
@@ -51,7 +52,7 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    """The database is down or unreachable: a 503 a client can retry, not a 500."""
+    """The database is down, unreachable or has no free connection: a 503 to retry, not a 500."""
     log.warning("database unavailable: %s", exc)
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -96,6 +97,7 @@ def create_app(
     app.add_exception_handler(ConflictError, _error(status.HTTP_409_CONFLICT))
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)
     app.include_router(routes_tickets.router)
     app.include_router(review_routes.router)
     app.include_router(routes_health.router)

@@ -81,3 +81,34 @@ def test_healthz_answers_when_the_database_never_does(tmp_path: Path, silent_ser
         probe.start()
         probe.join(timeout=60)  # a liveness bound, far above the 5 s connect timeout
     assert answers == [503]
+
+
+def test_an_exhausted_pool_is_a_503_not_a_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import shared.db
+
+    monkeypatch.setattr(shared.db, "POOL_TIMEOUT_S", 0.2)
+    url = f"sqlite:///{tmp_path / 'pool.db'}"
+    shared.db.upgrade(load_settings(database_url=url))
+    engine = shared.db.get_engine(url)
+    held = []
+    try:
+        with _client(url, tmp_path) as client:
+            while True:  # every connection the pool will give, held by "other requests"
+                try:
+                    held.append(engine.connect())
+                except PoolTimeout:
+                    break
+            r = client.post("/tickets", json={"body": "pool?"}, headers=KEY)
+            assert r.status_code == 503 and r.headers["Retry-After"]
+            for conn in held:
+                conn.close()
+            held.clear()
+            assert client.post("/tickets", json={"body": "pool!"}, headers=KEY).status_code == 201
+    finally:
+        for conn in held:
+            conn.close()
+        engine.dispose()

@@ -57,3 +57,24 @@ def test_the_ticket_is_committed_before_its_message_is_sent(
     assert view.seen == [(TicketStatus.queued, 1)]
     assert retriage(session, result.ticket, view, "tickets")
     assert view.seen[-1] == (TicketStatus.queued, 2)  # the new revision, not the old one
+
+
+class _PoolWatcher:
+    """Records how many pooled connections are checked out while the message is published."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.checked_out: list[int] = []
+
+    def send(self, ticket_id: int, revision: int, queue: str) -> None:
+        self.checked_out.append(self.engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
+def test_no_connection_is_held_while_publishing(session: Session, db_engine: Engine) -> None:
+    # A slow or dead Redis must not pin a database connection per request.
+    watcher = _PoolWatcher(db_engine)
+    result = submit_ticket(session, TicketCreate(body="hello", external_id="h1"), watcher, "q")
+    retriage(session, result.ticket, watcher, "q")
+    make_ticket(session, enqueued_at=None, updated_at=utcnow() - timedelta(minutes=5))
+    requeue_unsent(session, watcher, older_than_s=900)
+    assert watcher.checked_out == [0, 0, 0]
