@@ -11,10 +11,13 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from itertools import count
 
 from sqlalchemy.engine import Engine as DbEngine
+from sqlalchemy.exc import OperationalError
 
 from shared.config import Settings
 from shared.db import get_engine
@@ -24,9 +27,43 @@ from worker.edge.stall import StallHandler, StallWatchdog, WatchedEngine, end_wo
 from worker.engine.base import Engine
 from worker.engine.factory import build_engine
 from worker.pipeline.batcher import MicroBatcher
+from worker.pipeline.ticket_state import DB_UNAVAILABLE
 from worker.pipeline.triage import TriageJob, TriageOutput, run_batch
 
 log = logging.getLogger(__name__)
+MAX_START_BACKOFF_S = 30.0
+
+
+def _not_migrated(err: Exception) -> bool:
+    """SQLite reports a missing table as an OperationalError; waiting will not create it."""
+    return isinstance(err, OperationalError) and "no such table" in str(err.orig)
+
+
+def wait_for_database(
+    load: Callable[[], int], sleep: Callable[[float], None] = time.sleep
+) -> int:
+    """Run ``load`` (the first database read of a worker) until the database answers.
+
+    A worker started before its database (a host reboot, a PostgreSQL restart) waits with
+    backoff and says why, instead of exiting and leaving its GPU idle until someone notices.
+    A database that answers but is not migrated is not waited for.
+    """
+    for attempt in count():
+        try:
+            return load()
+        except DB_UNAVAILABLE as err:
+            if _not_migrated(err):
+                raise
+            delay = min(2.0**attempt, MAX_START_BACKOFF_S)
+            reason = (str(getattr(err, "orig", None) or err).splitlines() or ["?"])[0]
+            log.warning(
+                "database not reachable at start (%s: %s); retrying in %.0f s",
+                type(err).__name__,
+                reason,
+                delay,
+            )
+            sleep(delay)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -68,7 +105,7 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
             min_similarity=settings.kb_min_similarity,
             refresh_s=settings.kb_refresh_s,
         )
-        kb.load()
+        wait_for_database(kb.load)
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
             partial(run_batch, engine, kb=kb),
