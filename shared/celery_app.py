@@ -13,10 +13,14 @@ from celery import Celery
 from kombu import Queue
 
 from shared.config import Settings, get_settings
+from shared.redis_transport import TRANSPORT
 
 
 def create_celery_app(settings: Settings) -> Celery:
     app = Celery("ticketflow", broker=settings.redis_url, include=["worker.edge.tasks"])
+    if settings.redis_url.startswith(("redis://", "rediss://")):
+        # kombu's Redis transport plus a guard that keeps workers alive across a Redis restart.
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
