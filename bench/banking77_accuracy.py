@@ -141,21 +141,31 @@ def table(results: dict[str, dict[str, dict[str, float]]], threads: int) -> Tabl
     return t
 
 
+def spread_rows(results: dict[str, dict[str, dict[str, float]]]) -> list[list[str]]:
+    """Per few-shot setting and method: draws, and accuracy as mean ± sd (min-max)."""
+    rows = []
+    for setting in SETTINGS:
+        runs = [m for name, m in results.items() if name.startswith(f"{setting} draw ")]
+        for method in runs[0] if runs else []:
+            acc = np.array([100 * r[method]["accuracy"] for r in runs])
+            rows.append(
+                [
+                    setting,
+                    method,
+                    str(len(acc)),
+                    f"{acc.mean():.2f} ± {acc.std(ddof=1):.2f} ({acc.min():.2f}-{acc.max():.2f})",
+                ]
+            )
+    return rows
+
+
 def spread(results: dict[str, dict[str, dict[str, float]]]) -> Table:
     """Mean and standard deviation of accuracy over the draws of each few-shot setting."""
     t = Table(title="Few-shot accuracy over draws: mean ± sd (min-max)")
     for col in ("setting", "method", "draws", "accuracy"):
         t.add_column(col, justify="left" if col in ("setting", "method") else "right")
-    for setting in SETTINGS:
-        runs = [m for name, m in results.items() if name.startswith(f"{setting} draw ")]
-        for method in runs[0] if runs else []:
-            acc = np.array([100 * r[method]["accuracy"] for r in runs])
-            t.add_row(
-                setting,
-                method,
-                str(len(acc)),
-                f"{acc.mean():.2f} ± {acc.std(ddof=1):.2f} ({acc.min():.2f}-{acc.max():.2f})",
-            )
+    for row in spread_rows(results):
+        t.add_row(*row)
     return t
 
 
@@ -241,6 +251,11 @@ def main() -> None:
             for setting, methods in results.items()
             for name, r in methods.items()
         ]  # fmt: skip
+        # Over several draws, one summary row per setting and method: mean ± sd (min-max).
+        rows += [
+            [f"{setting}, {n} draws", method, "-", acc, "-", "-", "-"]
+            for setting, method, n, acc in spread_rows(results)
+        ]
         write(
             args.json,
             benchmark="banking77-accuracy",

@@ -59,10 +59,37 @@ def render_one(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Every benchmark script, with the command that runs it; one without a result file is listed
+# as not yet recorded, so the page never hides a benchmark that was never run.
+SCRIPTS = {
+    "bench/banking77_accuracy.py": (
+        "Banking77 intent accuracy",
+        "python bench/banking77_accuracy.py ../shared/data/banking77/train.csv --json PATH",
+    ),
+    "bench/batching_throughput.py": (
+        "Micro-batching throughput",
+        "python bench/batching_throughput.py --json PATH",
+    ),
+    "bench/backfill_load.py": (
+        "Backfill load",
+        "python bench/backfill_load.py ../shared/data/banking77/train.csv --database-url URL "
+        "--json PATH",
+    ),
+}
+
+
+def render_missing(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for script, (title, command) in SCRIPTS.items():
+        if not any(script in r["command"] for r in results):
+            lines += ["", f"## {title}", "", "Not yet recorded.", "", "```bash", command, "```"]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def render(results_dir: Path = RESULTS) -> str:
     files = sorted(results_dir.glob("*.json"))
     results = [load(f) for f in files]
-    return HEADER + "".join("\n" + render_one(r) for r in results)
+    return HEADER + "".join("\n" + render_one(r) for r in results) + render_missing(results)
 
 
 def main(argv: list[str] | None = None) -> int:

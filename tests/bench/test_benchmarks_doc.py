@@ -53,3 +53,16 @@ def test_a_malformed_result_is_refused(tmp_path: Path) -> None:
     )
     r = _render("--results", str(tmp_path), "--doc", str(tmp_path / "out.md"))
     assert r.returncode != 0 and "row 1 has 1 cells for 2 columns" in r.stderr
+
+
+def test_a_benchmark_without_results_is_listed_as_not_yet_recorded(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    only = ROOT / "bench" / "results" / "2026-11-24-banking77-minilm.json"
+    shutil.copy(only, results / only.name)
+    doc = tmp_path / "benchmarks.md"
+    assert _render("--results", str(results), "--doc", str(doc)).returncode == 0
+    text = doc.read_text()
+    assert text.count("Not yet recorded.") == 2
+    assert "python bench/batching_throughput.py --json PATH" in text
+    assert "## Banking77 intent accuracy\n" not in text  # that one has a result
