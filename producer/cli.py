@@ -41,6 +41,9 @@ def _first_line(err: Exception) -> str:
 def api_cmd(
     host: str = typer.Option("", help="Bind address (default TICKETFLOW_API_HOST)."),
     port: int = typer.Option(0, help="Port (default TICKETFLOW_API_PORT)."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Server processes; each builds its own app from the settings."
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
     settings = settings_or_exit()  # before imports that build the Celery app from settings
@@ -48,12 +51,19 @@ def api_cmd(
 
     from producer.api.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level=settings.log_level.lower(),
-    )
+    bind_host, bind_port = host or settings.api_host, port or settings.api_port
+    level = settings.log_level.lower()
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=level)
+    else:  # uvicorn starts the processes and imports the factory in each of them
+        uvicorn.run(
+            "producer.api.app:create_app",
+            factory=True,
+            workers=workers,
+            host=bind_host,
+            port=bind_port,
+            log_level=level,
+        )
 
 
 def requeue_cmd() -> None:

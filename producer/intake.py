@@ -52,7 +52,6 @@ def persist_ticket(session: Session, data: TicketCreate, queue: str) -> tuple[Ti
         if existing is None:
             raise
         return existing, False
-    session.refresh(ticket)
     return ticket, True
 
 

@@ -27,7 +27,11 @@ def _current_result_join() -> ColumnElement[bool]:
     )
 
 
-def to_public(session: Session, ticket: Ticket) -> TicketPublic:
+def to_public(session: Session, ticket: Ticket, *, new: bool = False) -> TicketPublic:
+    """The ticket with its newest triage result and review; ``new``: just stored, so it has
+    neither and the two look-ups are skipped (intake's hot path)."""
+    if new:
+        return TicketPublic.model_validate(ticket)
     result = session.exec(
         select(TriageResult)
         .where(TriageResult.ticket_id == ticket.id)

@@ -53,7 +53,7 @@ def create_ticket(
     result = submit_ticket(session, data, enqueuer, settings.queue)
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return to_public(session, result.ticket)
+    return to_public(session, result.ticket, new=result.created)
 
 
 @router.get("", response_model=TicketPage, dependencies=[Depends(require_read_key)])

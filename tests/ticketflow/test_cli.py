@@ -129,3 +129,40 @@ def test_plain_celery_worker_whose_model_cannot_load_exits_too(tmp_path) -> None
 def test_worker_refuses_an_unknown_log_level() -> None:
     r = _cli("worker", "--gpu", "cpu", "--loglevel", "bogus")
     assert r.returncode == 2 and "--loglevel must be one of" in r.stderr
+
+
+def test_api_workers_serve_from_several_processes(tmp_path) -> None:
+    import time
+
+    import httpx
+    import psutil
+
+    from ticketflow.processes import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "TICKETFLOW_DATA_DIR": str(tmp_path),
+        "TICKETFLOW_API_KEYS": "k",
+        "TICKETFLOW_REQUEUE_INTERVAL_S": "0",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ticketflow.cli", "api", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the API did not come up"
+                time.sleep(0.3)
+        assert r.status_code == 200
+        assert len(psutil.Process(proc.pid).children(recursive=True)) >= 2
+    finally:
+        proc.terminate()
+        proc.wait(30)
