@@ -35,17 +35,26 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The bench extra (scikit-learn baselines) at the versions in requirements/bench.txt.
 bench: install
-	$(BIN)/python -m pip install -q --no-deps -e ".[bench]" -c requirements/lock.txt
-	$(BIN)/python -m pip install -q -c requirements/lock.txt scikit-learn
+	$(BIN)/python -m pip install -q -r requirements/bench.txt
 	$(BIN)/python bench/batching_throughput.py
 	$(BIN)/python bench/banking77_accuracy.py ../shared/data/banking77/train.csv
 	$(BIN)/python bench/backfill_load.py ../shared/data/banking77/train.csv
 
-# Re-resolve every pin from pyproject.toml under requirements/pins.txt. The lock keeps torch as
-# `==X.Y.Z` (no `+cpu`), so GPU nodes take the CUDA build of the same release.
+# Re-resolve every pin from pyproject.toml, torch held at requirements/pins.txt's release:
+# lock.txt is the project with its dev extra (what scripts/bootstrap.sh installs), bench.txt
+# adds the bench extra at the same versions. pip-compile (pip-tools, in the dev extra) runs on
+# Python 3.11, linux x86_64, where `torch==X.Y.Z` resolves to the CPU build on disk: the `+cpu`
+# is stripped so that GPU nodes take the CUDA build of the same release from PyPI. Pins already
+# in the locks are kept where they still fit; `make lock LOCK_ARGS=--upgrade` moves every one to
+# the newest release allowed (`LOCK_ARGS="-P fastapi"` moves one). setuptools is pinned too
+# (torch needs a newer one than a fresh venv has); pip stays the venv's own.
+PIP_COMPILE_FLAGS := -q --strip-extras --unsafe-package pip --no-emit-find-links \
+	--no-emit-index-url -c requirements/pins.txt $(LOCK_ARGS)
+lock: export CUSTOM_COMPILE_COMMAND = make lock
 lock: install
-	$(BIN)/python -m pip install -q pip-tools
-	$(PIP_COMPILE) -q --strip-extras --extra dev -c requirements/pins.txt \
-		--no-emit-find-links --no-emit-index-url -o requirements/lock.txt pyproject.toml
-	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' requirements/lock.txt
+	$(PIP_COMPILE) $(PIP_COMPILE_FLAGS) --extra dev -o requirements/lock.txt pyproject.toml
+	$(PIP_COMPILE) $(PIP_COMPILE_FLAGS) -c requirements/lock.txt --extra dev --extra bench \
+		-o requirements/bench.txt pyproject.toml
+	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' requirements/lock.txt requirements/bench.txt

@@ -39,9 +39,7 @@ def _not_migrated(err: Exception) -> bool:
     return isinstance(err, OperationalError) and "no such table" in str(err.orig)
 
 
-def wait_for_database(
-    load: Callable[[], int], sleep: Callable[[float], None] = time.sleep
-) -> int:
+def wait_for_database(load: Callable[[], int], sleep: Callable[[float], None] = time.sleep) -> int:
     """Run ``load`` (the first database read of a worker) until the database answers.
 
     A worker started before its database (a host reboot, a PostgreSQL restart) waits with
