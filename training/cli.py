@@ -88,7 +88,7 @@ def train(
         min=0.0,
         max=1.0,
         help="Sharpness-aware minimisation radius (0 = off); twice the training time. "
-        "0.05 helps with few examples a label (see the README).",
+        "0.05 helps with few examples a label (see docs/benchmarks.md).",
     ),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, min=0, help="CPU threads for torch; 0 = torch's default."),

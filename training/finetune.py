@@ -18,7 +18,7 @@ moves confusable intents apart. Choices, and why:
   well and did not help.
 - Sharpness-aware minimisation (``sam_rho``) is off by default because it doubles the cost of
   a step; with ten examples a label it lifts all-mpnet-base-v2 by about half a point on
-  Banking77 (README).
+  Banking77 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
