@@ -75,7 +75,10 @@ def worker_cmd(
 
     q = queues or f"{settings.queue},{settings.backfill_queue}"
     name = hostname or f"ticketflow-{pinned.replace(':', '')}@%h"
-    app.worker_main(
+    # app.start, not app.worker_main: worker_main drops the exit code, so a worker that Celery
+    # stops on an unrecoverable error would exit 0 and a restart-on-failure supervisor would
+    # leave it down.
+    code = app.start(
         [
             "worker",
             "--pool=threads",
@@ -87,3 +90,4 @@ def worker_cmd(
             "--without-mingle",
         ]
     )
+    raise typer.Exit(code or 0)

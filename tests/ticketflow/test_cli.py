@@ -166,3 +166,29 @@ def test_api_workers_serve_from_several_processes(tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.mark.parametrize("celery_code", [0, 1])
+def test_worker_exits_with_celerys_exit_code(
+    monkeypatch: pytest.MonkeyPatch, celery_code: int
+) -> None:
+    # Celery stops a worker on an unrecoverable error with code 1; it must reach the shell so
+    # that a restart-on-failure supervisor brings the worker back.
+    from typer.testing import CliRunner
+
+    import shared.celery_app
+    import worker.edge.runtime
+    from ticketflow.cli import app
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(worker.edge.runtime, "start_runtime", lambda _settings: None)
+    started: list[list[str]] = []
+
+    def start(argv: list[str]) -> int:
+        started.append(argv)
+        return celery_code
+
+    monkeypatch.setattr(shared.celery_app.app, "start", start)
+    result = CliRunner().invoke(app, ["worker", "--gpu", "cpu"])
+    assert result.exit_code == celery_code, result.output
+    assert started and started[0][0] == "worker" and "--pool=threads" in started[0]
