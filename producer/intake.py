@@ -20,6 +20,8 @@ from shared.errors import TransientError
 from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
+# Tickets read per query by the requeue sweep.
+REQUEUE_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -101,32 +103,46 @@ def retriage(session: Session, ticket: Ticket, enqueuer: Enqueuer, queue: str) -
 
 
 def requeue_unsent(
-    session: Session, enqueuer: Enqueuer, older_than_s: int, unsent_after_s: int = 0
+    session: Session,
+    enqueuer: Enqueuer,
+    older_than_s: int,
+    unsent_after_s: int = 0,
+    page_size: int = REQUEUE_PAGE,
 ) -> int:
     """Re-send tickets never published, or waiting/processing far longer than a task can take.
 
     ``unsent_after_s`` leaves alone a ticket stored moments ago, whose producer is about to
     send it. Sending twice is harmless: the worker writes one result per (ticket, revision).
+    Rows are read in pages of ``page_size`` (by id), so a large backlog never loads at once,
+    and a pass stops at the first message Redis refuses: the next pass picks up from there.
     """
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
     unsent_cutoff = now - timedelta(seconds=unsent_after_s)
-    stmt = select(Ticket).where(
-        or_(
-            and_(
-                col(Ticket.status) == TicketStatus.queued,
-                or_(
-                    and_(
-                        col(Ticket.enqueued_at).is_(None),
-                        col(Ticket.updated_at) <= unsent_cutoff,
-                    ),
-                    col(Ticket.enqueued_at) < cutoff,
-                ),
+    due = or_(
+        and_(
+            col(Ticket.status) == TicketStatus.queued,
+            or_(
+                and_(col(Ticket.enqueued_at).is_(None), col(Ticket.updated_at) <= unsent_cutoff),
+                col(Ticket.enqueued_at) < cutoff,
             ),
-            and_(col(Ticket.status) == TicketStatus.processing, col(Ticket.updated_at) < cutoff),
-        )
+        ),
+        and_(col(Ticket.status) == TicketStatus.processing, col(Ticket.updated_at) < cutoff),
     )
-    sent = 0
-    for ticket in session.exec(stmt).all():
-        sent += send_ticket(session, ticket, enqueuer)
-    return sent
+    sent, after = 0, 0
+    while True:
+        page = session.exec(
+            select(Ticket)
+            .where(due, col(Ticket.id) > after)
+            .order_by(col(Ticket.id))
+            .limit(page_size)
+        ).all()
+        if not page:
+            return sent
+        after = page[-1].id or after
+        for ticket in page:
+            if not send_ticket(session, ticket, enqueuer):
+                return sent  # Redis refused: the rest waits for the next pass
+            sent += 1
+        if len(page) < page_size:
+            return sent

@@ -78,3 +78,17 @@ def test_no_connection_is_held_while_publishing(session: Session, db_engine: Eng
     make_ticket(session, enqueued_at=None, updated_at=utcnow() - timedelta(minutes=5))
     requeue_unsent(session, watcher, older_than_s=900)
     assert watcher.checked_out == [0, 0, 0]
+
+
+def test_the_sweep_reads_in_pages_and_stops_when_redis_refuses(session: Session) -> None:
+    old = utcnow() - timedelta(minutes=5)
+    ids = [make_ticket(session, enqueued_at=None, updated_at=old).id for _ in range(5)]
+    q = RecordingEnqueuer()
+    assert requeue_unsent(session, q, older_than_s=900, page_size=2) == 5
+    assert [t for t, _, _ in q.sent] == ids  # every page, in id order, each once
+
+    more = [make_ticket(session, enqueued_at=None, updated_at=old).id for _ in range(4)]
+    down = RecordingEnqueuer(fail_after=1)  # Redis goes away after one message
+    assert requeue_unsent(session, down, older_than_s=900, page_size=2) == 1
+    assert [t for t, _, _ in down.sent] == more[:1]  # no retry storm against a dead Redis
+    assert requeue_unsent(session, q, older_than_s=900, page_size=2) == 3  # the next pass
