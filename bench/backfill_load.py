@@ -1,7 +1,7 @@
 """Load check for ``ticketflow backfill``: how fast a real import reaches Redis.
 
 Backfills a CSV (default: the Banking77 training file beside the repository) into the given
-database through the real importer and ``CeleryEnqueuer``, and reports the enqueue rate. By
+database through the real importer and ``CeleryPublisher``, and reports the enqueue rate. By
 default it publishes to a throwaway queue that nothing consumes and deletes it afterwards.
 With ``--wait`` and a worker consuming ``--queue``, it also reports the end-to-end time until
 every imported ticket has left ``queued``/``processing``.
@@ -27,10 +27,10 @@ import redis  # noqa: E402
 from results_io import write  # noqa: E402
 from sqlmodel import Session, col, delete, func, select  # noqa: E402
 
+from dispatch.publisher import CeleryPublisher  # noqa: E402
 from producer.backfill.importer import Importer  # noqa: E402
 from producer.backfill.mapping import parse_mapping  # noqa: E402
 from producer.backfill.reader import RowReader  # noqa: E402
-from producer.enqueue import CeleryEnqueuer  # noqa: E402
 from shared.celery_app import create_celery_app  # noqa: E402
 from shared.config import load_settings  # noqa: E402
 from shared.db import make_engine, upgrade  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
             )
             start = time.perf_counter()
             with reader:
-                counts = Importer(session, CeleryEnqueuer(app), queue, rate=args.rate).run(reader)
+                counts = Importer(session, CeleryPublisher(app), queue, rate=args.rate).run(reader)
             elapsed = time.perf_counter() - start
             result |= vars(counts) | {
                 "import_s": round(elapsed, 2),

@@ -67,26 +67,46 @@ def api_cmd(
 
 
 def requeue_cmd() -> None:
-    """Re-send tickets whose queue message was never sent or seems lost."""
+    """Send stored tickets not sent yet, and re-send those whose message was lost, now.
+
+    Every API and worker process does the same continuously; this is for a stack where
+    none runs, or to see the counts."""
     settings = settings_or_exit()
+    import time
+
     import redis
     from sqlalchemy.exc import SQLAlchemyError
 
-    from producer.enqueue import default_enqueuer
-    from producer.intake import requeue_unsent
-    from shared.db import session_scope
+    from dispatch.broker_view import RedisBrokerView
+    from dispatch.publisher import CeleryPublisher
+    from dispatch.recovery import Recovery
+    from dispatch.relay import relay
+    from shared.celery_app import create_celery_app
+    from shared.db import get_engine
+    from shared.errors import TransientError
 
     logging.basicConfig(level=settings.log_level)
-    try:  # every send would fail: say so once, instead of "re-sent 0"
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()
-    except (redis.RedisError, OSError) as err:
-        where = redact_url(settings.redis_url)
-        typer.echo(f"error: no Redis at {where} ({err}): nothing re-sent", err=True)
-        raise typer.Exit(1) from None
+    view = RedisBrokerView.from_url(settings.redis_url)
     try:
-        with session_scope() as session:
-            n = requeue_unsent(session, default_enqueuer(), settings.requeue_after_s)
+        view.client.ping()  # every send would fail: say so once, instead of "sent 0"
+        db = get_engine(settings.resolved_database_url)
+        queues = [settings.queue, settings.backfill_queue]
+        recovery = Recovery(db, view, queues, settings.lease_s)
+        first = recovery.run_pass()
+        time.sleep(1)  # lost means absent on two passes (see dispatch.recovery)
+        second = recovery.run_pass() if first.suspects else first
+        n = relay(db, CeleryPublisher(create_celery_app(settings)))
+    except (redis.RedisError, OSError, TransientError) as err:
+        where = redact_url(settings.redis_url)
+        typer.echo(f"error: no Redis at {where} ({_first_line(err)}): nothing sent", err=True)
+        raise typer.Exit(1) from None
     except SQLAlchemyError as err:
         typer.echo(f"error: database: {_first_line(err)}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"re-sent {n} ticket(s)")
+    finally:
+        view.close()
+    handed_back = first.handed_back + (second.handed_back if second is not first else 0)
+    typer.echo(
+        f"sent {n} ticket(s) ({len(second.resent)} whose message was lost); "
+        f"{handed_back} message(s) of dead workers handed back"
+    )

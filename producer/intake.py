@@ -1,34 +1,33 @@
-"""Persist first, then enqueue: the one path every channel (API, email, backfill) uses.
+"""Persist first, send after: the one path every channel (API, email, backfill) uses.
 
-The row is committed before its message is published. If publishing fails the ticket stays
-``queued`` with ``enqueued_at`` empty, and ``requeue_unsent`` (run by the API at start and
-every ``requeue_interval_s``, and by ``ticketflow requeue``) sends it later: a lost message
-never means a lost ticket.
+A producer only commits the ticket; its empty ``enqueued_at`` is the "to send" mark, in the
+same transaction. Publishing is the relay's (``dispatch.relay``): the API nudges the relay of
+its own process, and a command may send its tickets itself through the same claim, at its
+own pace (``send_now``). Whatever a producer did not send, any running relay sends after
+``TICKETFLOW_RELAY_HANDOFF_S``: a lost message or a Redis outage never means a lost ticket.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, and_, col, or_, select
+from sqlmodel import Session, select
 
-from producer.enqueue import Enqueuer
-from shared.errors import TransientError
+from dispatch.publisher import Publisher
+from dispatch.relay import relay
 from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
-# Tickets read per query by the requeue sweep.
-REQUEUE_PAGE = 500
 
 
 @dataclass(frozen=True)
 class IntakeResult:
     ticket: Ticket
     created: bool
-    enqueued: bool
 
 
 def find_existing(session: Session, source: str, external_id: str | None) -> Ticket | None:
@@ -57,92 +56,45 @@ def persist_ticket(session: Session, data: TicketCreate, queue: str) -> tuple[Ti
     return ticket, True
 
 
-def send_ticket(session: Session, ticket: Ticket, enqueuer: Enqueuer) -> bool:
-    """Publish the ticket's current revision and stamp ``enqueued_at``; False if Redis failed.
+def send_now(
+    session: Session,
+    publisher: Publisher,
+    ticket_ids: Sequence[int],
+    before_each: Callable[[], None] | None = None,
+) -> int:
+    """Publish these stored tickets now if still unsent; returns how many this call sent.
 
-    The session's transaction ends before publishing, so no database connection sits idle in
-    a transaction while Redis is slow or down: with every request holding one, a short Redis
-    outage used to exhaust the pool and jam the API for minutes.
+    Commits first (the session must not hold a connection while Redis answers). Raises
+    ``TransientError`` when Redis is away: the tickets stay stored and a relay sends them.
     """
-    assert ticket.id is not None
-    ticket_id, revision, queue = ticket.id, ticket.revision, ticket.queue
-    session.commit()  # nothing is pending here; this returns the connection to the pool
-    try:
-        enqueuer.send(ticket_id, revision, queue)
-    except TransientError as err:
-        log.warning("ticket %s stored but not enqueued yet: %s", ticket.id, err)
-        return False
-    ticket.enqueued_at = utcnow()
-    session.add(ticket)
     session.commit()
-    return True
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    try:
+        return relay(bind, publisher, ids=ticket_ids, before_each=before_each)
+    finally:
+        # The claim wrote through its own connection: loaded tickets must not keep the old
+        # ``enqueued_at``, or a later retriage's "unsent" would look like no change at all.
+        session.expire_all()
 
 
-def submit_ticket(
-    session: Session, data: TicketCreate, enqueuer: Enqueuer, queue: str
-) -> IntakeResult:
-    """Store a new ticket and queue it; a known (source, external_id) returns the stored one."""
+def submit_ticket(session: Session, data: TicketCreate, queue: str) -> IntakeResult:
+    """Store a new ticket, to be sent by a relay; a known (source, external_id) returns the
+    stored one (whose message is sent, or will be, already)."""
     ticket, created = persist_ticket(session, data, queue)
-    enqueued = ticket.enqueued_at is not None
-    if created or not enqueued:
-        enqueued = send_ticket(session, ticket, enqueuer)
-    return IntakeResult(ticket=ticket, created=created, enqueued=enqueued)
+    return IntakeResult(ticket=ticket, created=created)
 
 
-def retriage(session: Session, ticket: Ticket, enqueuer: Enqueuer, queue: str) -> bool:
-    """Queue a ticket again under a new revision (new message in its thread, model upgrade)."""
+def retriage(session: Session, ticket: Ticket, queue: str) -> None:
+    """Queue a ticket again under a new revision (new message in its thread, model upgrade);
+    committed unsent, for a relay or ``send_now``."""
     ticket.revision += 1
     ticket.status = TicketStatus.queued
     ticket.queue = queue
     ticket.enqueued_at = None
+    ticket.lease_owner = None
+    ticket.lease_expires_at = None
     ticket.last_error = None
     ticket.updated_at = utcnow()
     session.add(ticket)
     session.commit()
-    return send_ticket(session, ticket, enqueuer)
-
-
-def requeue_unsent(
-    session: Session,
-    enqueuer: Enqueuer,
-    older_than_s: int,
-    unsent_after_s: int = 0,
-    page_size: int = REQUEUE_PAGE,
-) -> int:
-    """Re-send tickets never published, or waiting/processing far longer than a task can take.
-
-    ``unsent_after_s`` leaves alone a ticket stored moments ago, whose producer is about to
-    send it. Sending twice is harmless: the worker writes one result per (ticket, revision).
-    Rows are read in pages of ``page_size`` (by id), so a large backlog never loads at once,
-    and a pass stops at the first message Redis refuses: the next pass picks up from there.
-    """
-    now = utcnow()
-    cutoff = now - timedelta(seconds=older_than_s)
-    unsent_cutoff = now - timedelta(seconds=unsent_after_s)
-    due = or_(
-        and_(
-            col(Ticket.status) == TicketStatus.queued,
-            or_(
-                and_(col(Ticket.enqueued_at).is_(None), col(Ticket.updated_at) <= unsent_cutoff),
-                col(Ticket.enqueued_at) < cutoff,
-            ),
-        ),
-        and_(col(Ticket.status) == TicketStatus.processing, col(Ticket.updated_at) < cutoff),
-    )
-    sent, after = 0, 0
-    while True:
-        page = session.exec(
-            select(Ticket)
-            .where(due, col(Ticket.id) > after)
-            .order_by(col(Ticket.id))
-            .limit(page_size)
-        ).all()
-        if not page:
-            return sent
-        after = page[-1].id or after
-        for ticket in page:
-            if not send_ticket(session, ticket, enqueuer):
-                return sent  # Redis refused: the rest waits for the next pass
-            sent += 1
-        if len(page) < page_size:
-            return sent

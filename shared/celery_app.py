@@ -42,6 +42,10 @@ def create_celery_app(settings: Settings) -> Celery:
             # scans only every 10th sweep, i.e. ~100 s).
             "unacked_restore_interval": settings.redelivery_check_s,
             "unacked_restore_throttle": 1,
+            # A dead or unreachable Redis is an error in seconds, never a hang: the relay
+            # retries later, and a worker's polls (1 s) stay well inside the read timeout.
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
         },
         worker_cancel_long_running_tasks_on_connection_loss=True,
         # Worker events feed Flower; a "sent" event per publish would cost ~35% of enqueue speed.

@@ -92,9 +92,26 @@ class Settings(BaseSettings):
         "abandoned by a dead worker (after the visibility timeout).",
     )
     max_retries: int = Field(5, ge=0, le=100)
-    requeue_after_s: int = Field(900, ge=10, description="Queued this long: message re-sent.")
-    requeue_interval_s: int = Field(
-        60, ge=0, description="How often the API re-sends unsent or stuck tickets; 0: never."
+    # Dispatch (dispatch/): the relay publishes stored tickets, recovery re-sends lost ones.
+    relay_poll_s: float = Field(
+        1.0, ge=0.1, le=60, description="How often each relay looks for tickets left to send."
+    )
+    relay_handoff_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="A ticket stored this recently is left to the producer that stored it "
+        "(the API's own relay, a backfill's rate-limited sending).",
+    )
+    lease_s: int = Field(
+        20,
+        ge=5,
+        le=3600,
+        description="A worker's hold on a ticket lasts this long unless renewed (every quarter "
+        "of it); recovery re-sends a ticket only once nobody holds it.",
+    )
+    recovery_interval_s: float = Field(
+        5.0, ge=0, le=300, description="How often recovery looks for lost messages; 0: never."
     )
 
     # API.

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import EmailStr, field_validator
-from sqlalchemy import JSON, Column, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.config import default
@@ -125,7 +125,11 @@ class TicketCreate(TicketBase):
 
 # Table: one row per customer request, whatever channel it came from.
 class Ticket(TicketBase, table=True):
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_ticket_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_ticket_source_external"),
+        # The relay's "to send" scan and recovery's candidates both filter on these two.
+        Index("ix_ticket_dispatch", "status", "enqueued_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     status: TicketStatus = Field(default=TicketStatus.queued, index=True, sa_type=String(16))
@@ -134,7 +138,12 @@ class Ticket(TicketBase, table=True):
     # Bumped each time the ticket must be triaged again (new message in a thread, re-process).
     revision: int = 1
     queue: str = Field(default=default("queue"), max_length=64)
+    # When a relay claimed the current revision for publishing (see dispatch/); empty: to send.
     enqueued_at: datetime | None = None
+    # The worker holding the ticket's message, and until when: renewed while it works on it,
+    # so recovery re-sends only tickets nobody holds (dispatch/recovery.py).
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime
 from pathlib import Path
 
 from shared.errors import TransientError
 
 
-class RecordingEnqueuer:
+class RecordingPublisher:
     """Records what would be published. ``fail`` simulates Redis being down; ``fail_after``
-    simulates it going away after that many messages."""
+    simulates it going away after that many messages. ``wait_for`` waits for a background
+    relay to have sent that many."""
 
     def __init__(self, fail: bool = False, fail_after: int | None = None) -> None:
         self.sent: list[tuple[int, int, str]] = []
         self.fail_after = 0 if fail else fail_after
+        self._changed = threading.Condition()
 
-    def send(self, ticket_id: int, revision: int, queue: str) -> None:
+    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
         if self.fail_after is not None and len(self.sent) >= self.fail_after:
             raise TransientError("could not reach the queue: connection refused")
-        self.sent.append((ticket_id, revision, queue))
+        with self._changed:
+            self.sent.append((ticket_id, revision, queue))
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[int, int, str]]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.sent) >= count, timeout)
+            return list(self.sent)
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

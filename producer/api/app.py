@@ -13,12 +13,12 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from dispatch.publisher import CeleryPublisher, Publisher
+from dispatch.service import DispatchService
 from producer.api import routes_health, routes_tickets
-from producer.api.requeue_sweeper import RequeueSweeper
-from producer.enqueue import CeleryEnqueuer, Enqueuer
 from review import routes as review_routes
 from review import ui as review_ui
 from shared.celery_app import create_celery_app
@@ -63,20 +63,21 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
 
 def create_app(
     settings: Settings | None = None,
-    enqueuer: Enqueuer | None = None,
+    publisher: Publisher | None = None,
     redis_client: Callable[[], Any] | None = None,
+    dispatch: DispatchService | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    enqueuer = enqueuer or CeleryEnqueuer(create_celery_app(settings))
-    sweeper = RequeueSweeper(settings, enqueuer)
+    publisher = publisher or CeleryPublisher(create_celery_app(settings))
+    dispatch = dispatch or DispatchService(settings, publisher)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        sweeper.start()
+        dispatch.start()
         try:
             yield
         finally:
-            sweeper.stop()
+            dispatch.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -86,8 +87,7 @@ def create_app(
         "for a human to approve, edit or reject.",
     )
     app.state.settings = settings
-    app.state.enqueuer = enqueuer
-    app.state.requeue_sweeper = sweeper
+    app.state.dispatch = dispatch
     app.state.redis_client = redis_client or (
         lambda: redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     )
@@ -98,6 +98,7 @@ def create_app(
     app.add_exception_handler(TransientError, _error(status.HTTP_503_SERVICE_UNAVAILABLE))
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(PoolTimeout, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)  # a connection closed under us
     app.include_router(routes_tickets.router)
     app.include_router(review_routes.router)
     app.include_router(routes_health.router)

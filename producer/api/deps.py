@@ -1,4 +1,4 @@
-"""FastAPI dependencies: settings, a DB session, the enqueuer, API-key checks."""
+"""FastAPI dependencies: settings, a DB session, the dispatch service, API-key checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from sqlmodel import Session
 
-from producer.enqueue import Enqueuer
+from dispatch.service import DispatchService
 from shared.config import Settings
 from shared.db import get_engine
 
@@ -27,13 +27,13 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
         yield s
 
 
-def get_enqueuer(request: Request) -> Enqueuer:
-    enqueuer: Enqueuer = request.app.state.enqueuer
-    return enqueuer
+def get_dispatch(request: Request) -> DispatchService:
+    dispatch: DispatchService = request.app.state.dispatch
+    return dispatch
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-EnqueuerDep = Annotated[Enqueuer, Depends(get_enqueuer)]
+DispatchDep = Annotated[DispatchService, Depends(get_dispatch)]
 
 # Bounds the databases can hold (PostgreSQL integer ids, bigint offsets): past them a 422.
 MAX_ID = 2**31 - 1

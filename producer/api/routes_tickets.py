@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from producer.api.deps import (
     MAX_ID,
-    EnqueuerDep,
+    DispatchDep,
     Offset,
     SessionDep,
     SettingsDep,
@@ -33,11 +33,12 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 def create_ticket(
     data: TicketCreate,
     session: SessionDep,
-    enqueuer: EnqueuerDep,
+    dispatch: DispatchDep,
     settings: SettingsDep,
     response: Response,
 ) -> TicketPublic:
-    """Store the ticket, then queue it for triage. Re-posting an external_id is a no-op."""
+    """Store the ticket and return; the relay of this process publishes it right after.
+    Re-posting an external_id is a no-op."""
     if len(data.body) > settings.max_body_chars:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -50,7 +51,9 @@ def create_ticket(
                 }
             ],
         )
-    result = submit_ticket(session, data, enqueuer, settings.queue)
+    result = submit_ticket(session, data, settings.queue)
+    if result.created and result.ticket.id is not None:
+        dispatch.nudge(result.ticket.id)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return to_public(session, result.ticket, new=result.created)

@@ -14,6 +14,7 @@ from typing import NoReturn
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatch.publisher import CeleryPublisher
 from producer.backfill.importer import Importer
 from producer.backfill.mapping import parse_mapping
 from producer.backfill.marker import RunMarker, marker_key
@@ -26,7 +27,6 @@ from producer.backfill.reprocess import (
     count_candidates,
     reprocess,
 )
-from producer.enqueue import CeleryEnqueuer
 from shared.config import Settings, settings_or_exit
 from shared.db import get_engine, session_scope
 from shared.errors import ConfigError, TicketflowError
@@ -52,12 +52,12 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _enqueuer(settings: Settings) -> CeleryEnqueuer:
+def _publisher(settings: Settings) -> CeleryPublisher:
     # Built from these settings (not the module-level app, made at import) so broker and
     # queues match the settings this command runs with.
     from shared.celery_app import create_celery_app
 
-    return CeleryEnqueuer(create_celery_app(settings))
+    return CeleryPublisher(create_celery_app(settings))
 
 
 def _import(
@@ -80,7 +80,7 @@ def _import(
     with reader, session_scope(get_engine(settings.resolved_database_url)) as session:
         importer = Importer(
             session,
-            _enqueuer(settings),
+            _publisher(settings),
             settings.backfill_queue,
             rate=rate,
             dry_run=dry_run,
@@ -117,7 +117,7 @@ def _reprocess(
                 reprocess(
                     session,
                     flt,
-                    _enqueuer(settings),
+                    _publisher(settings),
                     queue,
                     started_at=marker.started_at,
                     rate=rate,

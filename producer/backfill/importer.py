@@ -1,11 +1,10 @@
 """Idempotent, resumable import: persist a chunk of rows, then publish it.
 
-The rules are intake's (persist first, then enqueue; ``(source, external_id)`` is unique;
-``enqueued_at`` says whether the message went out), applied a chunk at a time: one lookup, one
-insert and one commit of send stamps per chunk instead of three round trips per row. A rerun
-therefore counts stored-and-sent rows as duplicates and sends only the rows a crash left stored
-but unsent. A crash between publishing and stamping re-sends at most one chunk, which is
-harmless: the worker keeps one result per (ticket, revision).
+The rules are intake's (persist first, then send; ``(source, external_id)`` is unique;
+``enqueued_at`` says whether the message went out), applied a chunk at a time: one lookup and
+one insert per chunk, then the chunk goes through the relay's claim at the allowed rate. A
+rerun therefore counts stored-and-sent rows as duplicates and sends only the rows a crash left
+stored but unsent (which a running relay also sends after ``TICKETFLOW_RELAY_HANDOFF_S``).
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dispatch.publisher import Publisher
 from producer.backfill.ratelimit import RateLimiter
 from producer.backfill.reader import ImportRow, InvalidRow, Row
-from producer.enqueue import Enqueuer
-from producer.intake import persist_ticket
+from producer.intake import persist_ticket, send_now
 from shared.errors import QueueUnavailable, TransientError
-from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
+from shared.models import Ticket, TicketCreate, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class Importer:
     def __init__(
         self,
         session: Session,
-        enqueuer: Enqueuer,
+        publisher: Publisher,
         queue: str,
         *,
         rate: float = 0.0,
@@ -77,11 +76,10 @@ class Importer:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.session = session
-        self.enqueuer = enqueuer
+        self.publisher = publisher
         self.queue = queue
         self.dry_run = dry_run
-        # Rate-limited chunks last about a second, so a crash re-sends little and the API's
-        # requeue of unsent tickets rarely races a chunk that is still being published.
+        # Rate-limited chunks last about a second, well inside the relays' hand-off time.
         self.chunk_size = max(1, min(chunk_size, int(rate) or chunk_size))
         self.limiter = limiter or RateLimiter(rate)
         self.on_invalid = on_invalid
@@ -161,23 +159,15 @@ class Importer:
         return tickets
 
     def _publish(self, tickets: list[Ticket]) -> None:
-        """Send each message at the allowed rate, then stamp ``enqueued_at`` in one commit."""
-        stamped = 0
+        """Send the chunk at the allowed rate (what another relay sent meanwhile is skipped)."""
+        ids = [t.id for t in tickets if t.id is not None]
+        if not ids:
+            return
         try:
-            for ticket in tickets:
-                assert ticket.id is not None
-                self.limiter.wait()
-                try:
-                    self.enqueuer.send(ticket.id, ticket.revision, ticket.queue)
-                except TransientError as err:
-                    raise QueueUnavailable(
-                        f"{err}; {self.counts.enqueued} tickets were enqueued, the rest are "
-                        "stored: run the same command again to send them"
-                    ) from err
-                ticket.enqueued_at = utcnow()
-                self.session.add(ticket)
-                stamped += 1
-                self.counts.enqueued += 1
-        finally:
-            if stamped:  # also on Ctrl-C: what was sent is not sent again by a rerun
-                self.session.commit()
+            self.counts.enqueued += send_now(self.session, self.publisher, ids, self.limiter.wait)
+        except TransientError as err:
+            raise QueueUnavailable(
+                f"{err}; {self.counts.enqueued} tickets were enqueued, the rest are stored: a "
+                "running API or worker sends them once Redis is back, or run the same command "
+                "again"
+            ) from err

@@ -2,10 +2,10 @@
 
 Resumable without a schema change: a run has a start marker ``started_at`` (kept by
 ``marker.RunMarker``) and only picks tickets whose current revision was enqueued before it.
-``retriage`` stamps ``enqueued_at`` after it sends, so a ticket this run already re-queued never
-matches again, even after a worker has triaged it back into a matching status. A ticket that
-a crash left between retriage's commit and its publish (queued, new revision, never sent, updated
-after the marker) is sent as is, without a second revision bump.
+Sending stamps ``enqueued_at`` (the relay's claim), so a ticket this run already re-queued
+never matches again, even after a worker has triaged it back into a matching status. A ticket
+that a crash or an outage left between retriage's commit and its publish (queued, new
+revision, never sent, updated after the marker) is sent as is, without a second revision bump.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
+from dispatch.publisher import Publisher
 from producer.backfill.ratelimit import RateLimiter
-from producer.enqueue import Enqueuer
-from producer.intake import retriage, send_ticket
-from shared.errors import QueueUnavailable
+from producer.intake import retriage, send_now
+from shared.errors import QueueUnavailable, TransientError
 from shared.models import Ticket, TicketStatus, TriageResult
 
 # Reviewed tickets (approved, rejected) are left alone unless asked for: their review is done.
@@ -110,7 +110,7 @@ def count_candidates(
 def reprocess(
     session: Session,
     flt: ReprocessFilter,
-    enqueuer: Enqueuer,
+    publisher: Publisher,
     queue: str,
     *,
     started_at: datetime,
@@ -148,17 +148,16 @@ def reprocess(
                     on_progress(counts)
                 continue
             unsent = ticket.status == TicketStatus.queued and ticket.enqueued_at is None
-            limiter.wait()
-            sent = (
-                send_ticket(session, ticket, enqueuer)
-                if unsent
-                else retriage(session, ticket, enqueuer, queue)
-            )
-            if not sent:
+            if not unsent:
+                retriage(session, ticket, queue)
+            try:
+                send_now(session, publisher, [ticket.id], limiter.wait)
+            except TransientError as err:
                 raise QueueUnavailable(
-                    f"could not reach the queue; {counts.enqueued} tickets were re-queued: run "
-                    "the same command again to finish (nothing is re-queued twice)"
-                )
+                    f"could not reach the queue ({err}); {counts.enqueued} tickets were "
+                    "re-queued: a running API or worker sends the rest once Redis is back, or "
+                    "run the same command again to finish (nothing is re-queued twice)"
+                ) from err
             counts.resumed += unsent
             counts.requeued += not unsent
             counts.enqueued += 1

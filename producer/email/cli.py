@@ -12,22 +12,22 @@ from pathlib import Path
 
 import typer
 
+from dispatch.publisher import CeleryPublisher, Publisher
 from producer.email.imap import ImapConfig, Security, check_config
 from producer.email.ingest import EmailIngester, IngestCounts
 from producer.email.run import ingest_all, poll_imap
 from producer.email.sources import RawMail, iter_eml, iter_maildir, iter_mbox
-from producer.enqueue import CeleryEnqueuer, Enqueuer
 from shared.config import Settings, settings_or_exit
 from shared.errors import SourceError, TransientError
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
 
-def make_enqueuer(settings: Settings) -> Enqueuer:
-    """The Celery enqueuer for these settings' broker (tests substitute a recorder)."""
+def make_publisher(settings: Settings) -> Publisher:
+    """The Celery publisher for these settings' broker (tests substitute a recorder)."""
     from shared.celery_app import create_celery_app
 
-    return CeleryEnqueuer(create_celery_app(settings))
+    return CeleryPublisher(create_celery_app(settings))
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
@@ -125,7 +125,7 @@ def _run(
     try:
         with session_scope(get_engine(settings.resolved_database_url)) as session:
             ingester = EmailIngester(
-                session, make_enqueuer(settings), settings.queue,
+                session, make_publisher(settings), settings.queue,
                 max_body_chars=settings.max_body_chars, max_message_bytes=max_message_bytes,
             )  # fmt: skip
             for mails in local:

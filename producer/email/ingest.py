@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from dispatch.publisher import Publisher
 from producer.email.automated import automated_reason
 from producer.email.clean import strip_reply
 from producer.email.parse import ParsedEmail, parse_email
@@ -27,8 +28,7 @@ from producer.email.thread import (
     find_thread,
     message_key,
 )
-from producer.enqueue import Enqueuer
-from producer.intake import find_existing, persist_ticket, retriage, send_ticket
+from producer.intake import find_existing, persist_ticket, retriage, send_now
 from shared.config import default
 from shared.errors import TransientError
 from shared.models import QuarantinedInput, Ticket, TicketCreate, TicketMessage, utcnow
@@ -83,14 +83,14 @@ class EmailIngester:
     def __init__(
         self,
         session: Session,
-        enqueuer: Enqueuer,
+        publisher: Publisher,
         queue: str,
         *,
         max_body_chars: int = TICKET_BODY_MAX,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.session = session
-        self.enqueuer = enqueuer
+        self.publisher = publisher
         self.queue = queue
         self.max_body_chars = max_body_chars
         self.max_message_bytes = max_message_bytes
@@ -205,11 +205,18 @@ class EmailIngester:
         ticket, created = persist_ticket(self.session, data, self.queue)
         if not created:
             return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
-        # The message row is committed before the queue message: persist first, then enqueue.
+        # The message row is committed before the queue message: persist first, then send.
         self.session.add(self._message(ticket, mail, key, body))
         self.session.commit()
-        send_ticket(self.session, ticket, self.enqueuer)
+        self._send(ticket)
         return IngestResult(Outcome.ingested, ticket.id)
+
+    def _send(self, ticket: Ticket) -> None:
+        assert ticket.id is not None
+        try:
+            send_now(self.session, self.publisher, [ticket.id])
+        except (TransientError, SQLAlchemyError) as err:  # stored: any relay sends it later
+            log.warning("ticket %s stored, not sent yet: %s", ticket.id, err)
 
     def _add_to_thread(
         self, ticket: Ticket, mail: ParsedEmail, key: str, body: str
@@ -221,8 +228,9 @@ class EmailIngester:
             self.session.flush()
             ticket.body = conversation(self.session, ticket.id, self.max_body_chars)
             # retriage commits the new message, the body and the new revision together.
-            retriage(self.session, ticket, self.enqueuer, self.queue)
+            retriage(self.session, ticket, self.queue)
         except IntegrityError:
             self.session.rollback()
             return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
+        self._send(ticket)
         return IngestResult(Outcome.threaded, ticket.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,10 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from sqlmodel import Session
 
+from dispatch.publisher import CeleryPublisher
 from producer.backfill.importer import Importer
 from producer.backfill.reader import RowReader
-from producer.enqueue import CeleryEnqueuer
-from producer.intake import submit_ticket
+from producer.intake import send_now, submit_ticket
 from shared.celery_app import create_celery_app
 from shared.config import Settings, load_settings
 from shared.db import make_engine, upgrade
@@ -73,16 +74,16 @@ def recording_app(settings: Settings, order_key: str) -> Celery:
     return app
 
 
-class CountingEnqueuer:
+class CountingPublisher:
     """Notes how many messages the worker had finished the moment the live one was published."""
 
-    def __init__(self, inner: CeleryEnqueuer, processed: Callable[[], int]) -> None:
+    def __init__(self, inner: CeleryPublisher, processed: Callable[[], int]) -> None:
         self.inner = inner
         self.processed = processed
         self.processed_at_send = -1
 
-    def send(self, ticket_id: int, revision: int, queue: str) -> None:
-        self.inner.send(ticket_id, revision, queue)
+    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
+        self.inner.send(ticket_id, revision, queue, claimed_at)
         self.processed_at_send = self.processed()
 
 
@@ -99,7 +100,7 @@ def test_live_ticket_overtakes_a_large_backfill(
 ) -> None:
     order_key = f"{run_id}.order"
     app = recording_app(settings, order_key)
-    enqueuer = CeleryEnqueuer(app)
+    publisher = CeleryPublisher(app)
     client = redis.Redis.from_url(REDIS_TEST_URL)
     history = tmp_path / "history.csv"
     history.write_text(
@@ -109,14 +110,14 @@ def test_live_ticket_overtakes_a_large_backfill(
     engine = make_engine(settings.resolved_database_url)
     with Session(engine, expire_on_commit=False) as session:
         with RowReader(history) as reader:
-            counts = Importer(session, enqueuer, settings.backfill_queue).run(reader)
+            counts = Importer(session, publisher, settings.backfill_queue).run(reader)
         assert counts.enqueued == BACKFILL_SIZE
         assert client.llen(settings.backfill_queue) == BACKFILL_SIZE
 
         def processed() -> list[int]:
             return [int(x) for x in client.lrange(order_key, 0, -1)]
 
-        live_enqueuer = CountingEnqueuer(enqueuer, lambda: len(processed()))
+        live_publisher = CountingPublisher(publisher, lambda: len(processed()))
 
         with start_worker(
             app,
@@ -131,11 +132,11 @@ def test_live_ticket_overtakes_a_large_backfill(
             live = submit_ticket(
                 session,
                 TicketCreate(source="api", body="Someone just used my stolen card!"),
-                live_enqueuer,
                 settings.queue,
             )
-            before = live_enqueuer.processed_at_send
-            assert live.enqueued and live.ticket.id is not None
+            assert live.ticket.id is not None
+            assert send_now(session, live_publisher, [live.ticket.id]) == 1
+            before = live_publisher.processed_at_send
             wait_for(lambda: live.ticket.id in processed(), timeout=30)
             position = processed().index(live.ticket.id)
         left = client.llen(settings.backfill_queue)

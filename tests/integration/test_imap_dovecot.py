@@ -34,7 +34,7 @@ from shared.db import make_engine
 from shared.errors import TransientError
 from shared.models import Ticket, TicketMessage
 from tests.conftest import REDIS_TEST_URL
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 from tests.producer.test_email_parse import CORPUS, big_attachment_mail
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -228,9 +228,9 @@ def corpus() -> list[bytes]:
 @pytest.fixture
 def run_cli(settings, monkeypatch):
     """Invoke the command against the test database, recording the queue unless told not to."""
-    recorder = RecordingEnqueuer()
+    recorder = RecordingPublisher()
     monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: settings)
-    monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _s: recorder)
+    monkeypatch.setattr("producer.email.cli.make_publisher", lambda _s: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)
     app.command("noop")(lambda: None)
@@ -299,7 +299,7 @@ def test_mail_is_flagged_only_after_its_ticket_is_committed(dovecot, folder, db_
 
     config = ImapConfig("127.0.0.1", USER, PASSWORD, port=dovecot.port, security="plain",
                         folder=folder)  # fmt: skip
-    ingester = CheckingIngester(session, RecordingEnqueuer(), "tickets")
+    ingester = CheckingIngester(session, RecordingPublisher(), "tickets")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(imap_module.ImapSource, "_ack", checking_ack)
         with pytest.raises(TransientError):
@@ -309,7 +309,7 @@ def test_mail_is_flagged_only_after_its_ticket_is_committed(dovecot, folder, db_
     assert ["\\Seen" in f for f in flags_in(dovecot, folder)] == [True, True, False, False]
     # The unacknowledged mail is read again next time; nothing is duplicated.
     counts = IngestCounts()
-    poll_imap(EmailIngester(session, RecordingEnqueuer(), "tickets"), config, counts, print,
+    poll_imap(EmailIngester(session, RecordingPublisher(), "tickets"), config, counts, print,
               once=True, interval_s=1)  # fmt: skip
     assert counts.summary() == "ingested=0 threaded=2 duplicate=0 skipped=0 quarantined=0"
     assert len(session.exec(select(TicketMessage)).all()) == 4
@@ -321,7 +321,7 @@ def test_polling_picks_up_mail_that_arrives_later(dovecot, folder, session):
     config = ImapConfig("127.0.0.1", USER, PASSWORD, port=dovecot.port, security="plain",
                         folder=folder)  # fmt: skip
     counts, lines = IngestCounts(), []
-    poll_imap(EmailIngester(session, RecordingEnqueuer(), "tickets"), config, counts,
+    poll_imap(EmailIngester(session, RecordingPublisher(), "tickets"), config, counts,
               lines.append, once=False, interval_s=0.01, max_passes=2,
               sleep=lambda _s: append(dovecot, folder, raws[1:]))  # fmt: skip
     assert counts.summary() == "ingested=1 threaded=1 duplicate=0 skipped=0 quarantined=0"
@@ -378,9 +378,9 @@ def test_imap_options_come_from_settings(dovecot, folder, settings, monkeypatch,
         "imap_host": dovecot.host, "imap_port": dovecot.port, "imap_user": USER,
         "imap_password": SecretStr(PASSWORD), "imap_security": "plain", "imap_folder": folder,
         "imap_processed_flag": "$Ticketflow"})  # fmt: skip
-    recorder = RecordingEnqueuer()
+    recorder = RecordingPublisher()
     monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: configured)
-    monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _s: recorder)
+    monkeypatch.setattr("producer.email.cli.make_publisher", lambda _s: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)
     app.command("noop")(lambda: None)

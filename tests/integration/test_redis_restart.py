@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from producer.enqueue import CeleryEnqueuer
+from dispatch.publisher import CeleryPublisher
 from shared.celery_app import create_celery_app
 from shared.config import load_settings
 from shared.db import make_engine, upgrade
-from shared.models import Ticket, TicketStatus
+from shared.models import Ticket, TicketStatus, utcnow
 from ticketflow.processes import child_env, free_port, start_worker, wait_until, worker_ready
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_worker_survives_a_redis_restart_while_it_holds_a_message(tmp_path: Path
             s.commit()
             s.refresh(ticket)
         assert ticket.id is not None
-        CeleryEnqueuer(create_celery_app(settings)).send(ticket.id, 1, settings.queue)
+        CeleryPublisher(create_celery_app(settings)).send(ticket.id, 1, settings.queue, utcnow())
 
         def processing() -> bool:
             with Session(engine) as s:

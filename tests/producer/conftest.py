@@ -6,14 +6,14 @@ from fastapi.testclient import TestClient
 
 from producer.api.app import create_app
 from shared.config import Settings
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 
 KEY = {"X-API-Key": "test-key"}
 
 
 @pytest.fixture
-def enqueuer() -> RecordingEnqueuer:
-    return RecordingEnqueuer()
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
 
 
 @pytest.fixture
@@ -23,10 +23,10 @@ def fake_redis() -> fakeredis.FakeServer:
 
 @pytest.fixture
 def client(
-    settings: Settings, enqueuer: RecordingEnqueuer, fake_redis: fakeredis.FakeServer
+    settings: Settings, publisher: RecordingPublisher, fake_redis: fakeredis.FakeServer
 ) -> Iterator[TestClient]:
     app = create_app(
-        settings, enqueuer=enqueuer, redis_client=lambda: fakeredis.FakeRedis(server=fake_redis)
+        settings, publisher=publisher, redis_client=lambda: fakeredis.FakeRedis(server=fake_redis)
     )
     with TestClient(app) as c:
         yield c

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from producer.api.app import create_app
 from shared.config import load_settings
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 from tests.producer.conftest import KEY
 
 
@@ -24,7 +24,7 @@ def _client(url: str, tmp_path: Path) -> TestClient:
     server = fakeredis.FakeServer()
     app = create_app(
         settings,
-        enqueuer=RecordingEnqueuer(),
+        publisher=RecordingPublisher(),
         redis_client=lambda: fakeredis.FakeRedis(server=server),
     )
     return TestClient(app)

@@ -1,11 +1,18 @@
 """Intake and lookup through the HTTP API, on SQLite and PostgreSQL."""
 
+import threading
+import time
+from datetime import datetime
+
 import fakeredis
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from producer.api.app import create_app
+from shared.config import Settings
+from shared.errors import TransientError
 from shared.models import Ticket
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 from tests.producer.conftest import KEY
 
 TICKET = {
@@ -16,27 +23,28 @@ TICKET = {
 }
 
 
-def test_post_persists_then_enqueues(
-    client: TestClient, enqueuer: RecordingEnqueuer, session: Session
+def test_post_persists_and_the_relay_sends_it(
+    client: TestClient, publisher: RecordingPublisher, session: Session
 ) -> None:
     r = client.post("/tickets", json=TICKET, headers=KEY)
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["status"] == "queued" and body["triage"] is None
-    assert enqueuer.sent == [(body["id"], 1, "tickets")]
+    assert publisher.wait_for(1) == [(body["id"], 1, "tickets")]
     stored = session.get(Ticket, body["id"])
     assert stored is not None and stored.enqueued_at is not None
 
 
 def test_same_external_id_returns_same_ticket(
-    client: TestClient, enqueuer: RecordingEnqueuer, session: Session
+    client: TestClient, publisher: RecordingPublisher, session: Session
 ) -> None:
     first = client.post("/tickets", json=TICKET, headers=KEY)
     again = client.post("/tickets", json={**TICKET, "body": "different text"}, headers=KEY)
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert len(session.exec(select(Ticket)).all()) == 1
-    assert len(enqueuer.sent) == 1
+    publisher.wait_for(2, timeout=1.5)
+    assert len(publisher.sent) == 1
 
 
 def test_same_external_id_from_another_source_is_another_ticket(client: TestClient) -> None:
@@ -45,22 +53,61 @@ def test_same_external_id_from_another_source_is_another_ticket(client: TestClie
     assert a["id"] != b["id"]
 
 
-def test_redis_down_keeps_ticket_queued_for_requeue(
-    settings, session: Session, fake_redis: fakeredis.FakeServer
-) -> None:
-    from producer.api.app import create_app
-    from producer.intake import requeue_unsent
+class _StuckRedis(RecordingPublisher):
+    """A publish that hangs until released, like a Redis that stopped answering."""
 
-    down = RecordingEnqueuer(fail=True)
-    with TestClient(create_app(settings, enqueuer=down)) as c:
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
+        self.release.wait(30)
+        super().send(ticket_id, revision, queue, claimed_at)
+
+
+def test_a_hung_redis_costs_a_post_nothing(settings: Settings) -> None:
+    stuck = _StuckRedis()
+    with TestClient(create_app(settings, publisher=stuck)) as c:
+        started = time.monotonic()
+        codes = [
+            c.post("/tickets", json={**TICKET, "external_id": f"h{i}"}, headers=KEY).status_code
+            for i in range(5)
+        ]
+        took = time.monotonic() - started
+        assert codes == [201] * 5 and took < 5  # answered while the publish hangs
+        stuck.release.set()
+        assert len(stuck.wait_for(5)) == 5
+
+
+def test_tickets_stored_while_redis_is_down_are_sent_once_it_is_back(
+    settings: Settings, session: Session
+) -> None:
+    flaky = _Flaky()
+    tuned = settings.model_copy(update={"relay_handoff_s": 0.0, "relay_poll_s": 0.2})
+    with TestClient(create_app(tuned, publisher=flaky)) as c:
         r = c.post("/tickets", json=TICKET, headers=KEY)
-    assert r.status_code == 201  # stored: the ticket is not lost
-    stored = session.get(Ticket, r.json()["id"])
-    assert stored is not None and stored.enqueued_at is None
-    up = RecordingEnqueuer()
-    assert requeue_unsent(session, up, older_than_s=60) == 1
-    assert up.sent == [(stored.id, 1, "tickets")]
-    assert requeue_unsent(session, up, older_than_s=60) == 0  # sent once, not again
+        assert r.status_code == 201  # stored: the ticket is not lost
+        deadline = time.monotonic() + 10
+        while not flaky.refused and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stored = session.get(Ticket, r.json()["id"])
+        assert stored is not None and stored.enqueued_at is None  # released, to send later
+        flaky.up = True
+        assert flaky.wait_for(1) == [(stored.id, 1, "tickets")]
+    assert len(flaky.sent) == 1  # once
+
+
+class _Flaky(RecordingPublisher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+        self.refused = 0
+
+    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
+        if not self.up:
+            self.refused += 1
+            raise TransientError("could not reach the queue: connection refused")
+        super().send(ticket_id, revision, queue, claimed_at)
 
 
 def test_writes_need_an_api_key(client: TestClient) -> None:
@@ -70,7 +117,7 @@ def test_writes_need_an_api_key(client: TestClient) -> None:
 
 
 def test_bad_payloads_get_422_with_a_clear_message(
-    client: TestClient, enqueuer: RecordingEnqueuer
+    client: TestClient, publisher: RecordingPublisher
 ) -> None:
     cases = {
         "missing body": {"subject": "x"},
@@ -89,7 +136,7 @@ def test_bad_payloads_get_422_with_a_clear_message(
         "/tickets", content=b"{not json", headers={**KEY, "Content-Type": "application/json"}
     )
     assert r.status_code == 422
-    assert enqueuer.sent == []
+    assert publisher.sent == []
 
 
 def test_get_ticket_and_404(client: TestClient) -> None:
@@ -129,40 +176,17 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     } <= set(paths)
 
 
-def test_api_sweep_sends_tickets_stored_while_redis_was_down(settings, session: Session) -> None:
-    """No one has to remember `ticketflow requeue`: the API's sweeper sends them."""
-    from datetime import timedelta
-
-    from producer.api.app import create_app
-    from producer.api.requeue_sweeper import UNSENT_GRACE_S
-    from shared.models import utcnow
-
-    down = RecordingEnqueuer(fail=True)
-    with TestClient(create_app(settings, enqueuer=down)) as c:
-        tid = c.post("/tickets", json=TICKET, headers=KEY).json()["id"]
-    up = RecordingEnqueuer()
-    sweeper = create_app(settings, enqueuer=up).state.requeue_sweeper
-    assert sweeper.sweep() == 0  # just stored: its producer may still be sending it
-    stored = session.get(Ticket, tid)
-    assert stored is not None
-    stored.updated_at = utcnow() - timedelta(seconds=UNSENT_GRACE_S + 1)
-    session.add(stored)
-    session.commit()
-    assert sweeper.sweep() == 1 and up.sent == [(tid, 1, "tickets")]
-    assert sweeper.sweep() == 0  # sent once
-
-
-def test_api_runs_the_sweeper_while_it_is_up(settings) -> None:
-    from producer.api.app import create_app
-
-    app = create_app(settings, enqueuer=RecordingEnqueuer())
+def test_api_runs_the_dispatch_loops_while_it_is_up(settings: Settings) -> None:
+    app = create_app(settings, publisher=RecordingPublisher())
     with TestClient(app):
-        assert app.state.requeue_sweeper._thread is not None
-    assert app.state.requeue_sweeper._thread is None  # stopped with the app
-    settings.requeue_interval_s = 0
-    off = create_app(settings, enqueuer=RecordingEnqueuer())
+        names = {t.name for t in app.state.dispatch._threads}
+        assert names == {"dispatch-relay", "dispatch-recovery"}
+    assert app.state.dispatch._threads == []  # stopped with the app
+    off = create_app(
+        settings.model_copy(update={"recovery_interval_s": 0}), publisher=RecordingPublisher()
+    )
     with TestClient(off):
-        assert off.state.requeue_sweeper._thread is None
+        assert {t.name for t in off.state.dispatch._threads} == {"dispatch-relay"}
 
 
 def test_before_id_pages_do_not_shift_when_tickets_arrive(client: TestClient) -> None:

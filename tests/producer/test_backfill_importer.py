@@ -15,16 +15,16 @@ from producer.backfill.reader import InvalidRow, RowReader
 from shared.errors import QueueUnavailable
 from shared.models import Ticket
 from tests.factories import make_ticket
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SAMPLE = FIXTURES / "banking77_sample.csv"
 QUEUE = "tickets.backfill"
 
 
-def run(session: Session, enqueuer: RecordingEnqueuer, path: Path = SAMPLE, **kw: object):
+def run(session: Session, publisher: RecordingPublisher, path: Path = SAMPLE, **kw: object):
     with RowReader(path) as reader:
-        return Importer(session, enqueuer, QUEUE, chunk_size=64, **kw).run(reader)  # type: ignore[arg-type]
+        return Importer(session, publisher, QUEUE, chunk_size=64, **kw).run(reader)  # type: ignore[arg-type]
 
 
 def ticket_count(session: Session) -> int:
@@ -32,17 +32,17 @@ def ticket_count(session: Session) -> int:
 
 
 def test_import_stores_and_enqueues_each_row_once(session: Session) -> None:
-    enqueuer = RecordingEnqueuer()
-    counts = run(session, enqueuer)
+    publisher = RecordingPublisher()
+    counts = run(session, publisher)
     assert counts == ImportCounts(read=200, new=200, enqueued=200)
     assert ticket_count(session) == 200
-    assert {q for _, _, q in enqueuer.sent} == {QUEUE}
-    assert len({tid for tid, _, _ in enqueuer.sent}) == 200
+    assert {q for _, _, q in publisher.sent} == {QUEUE}
+    assert len({tid for tid, _, _ in publisher.sent}) == 200
     stored = session.exec(select(Ticket)).all()
     assert all(t.enqueued_at is not None and t.queue == QUEUE for t in stored)
     assert {t.source for t in stored} == {"backfill"}
 
-    again = RecordingEnqueuer()
+    again = RecordingPublisher()
     counts = run(session, again)
     assert counts == ImportCounts(read=200, duplicate=200)
     assert again.sent == []
@@ -50,14 +50,14 @@ def test_import_stores_and_enqueues_each_row_once(session: Session) -> None:
 
 
 def test_rerun_after_lost_queue_sends_only_the_rest(session: Session) -> None:
-    first = RecordingEnqueuer(fail_after=70)
+    first = RecordingPublisher(fail_after=70)
     with pytest.raises(QueueUnavailable, match="run the same command again"):
         run(session, first)
     assert len(first.sent) == 70
     # The whole chunk that was being sent is stored; nothing after it was read into the DB.
     assert ticket_count(session) == 128
 
-    second = RecordingEnqueuer()
+    second = RecordingPublisher()
     counts = run(session, second)
     assert counts.new == 72 and counts.resumed == 58 and counts.duplicate == 70
     assert counts.enqueued == 130
@@ -71,21 +71,21 @@ def test_rows_stored_but_never_enqueued_are_sent_on_rerun(session: Session) -> N
     # A crash between commit and publish: rows exist, enqueued_at is empty.
     for row in rows:
         make_ticket(session, **row.ticket.model_dump(), queue=QUEUE)  # type: ignore[union-attr]
-    enqueuer = RecordingEnqueuer()
-    counts = run(session, enqueuer)
+    publisher = RecordingPublisher()
+    counts = run(session, publisher)
     assert (counts.new, counts.resumed, counts.duplicate, counts.enqueued) == (197, 3, 0, 200)
 
 
 def test_dry_run_counts_and_touches_nothing(session: Session) -> None:
-    enqueuer = RecordingEnqueuer()
-    counts = run(session, enqueuer, dry_run=True)
+    publisher = RecordingPublisher()
+    counts = run(session, publisher, dry_run=True)
     assert counts == ImportCounts(read=200, new=200)
-    assert ticket_count(session) == 0 and enqueuer.sent == []
+    assert ticket_count(session) == 0 and publisher.sent == []
 
-    run(session, RecordingEnqueuer())
-    counts = run(session, enqueuer, dry_run=True)
+    run(session, RecordingPublisher())
+    counts = run(session, publisher, dry_run=True)
     assert counts == ImportCounts(read=200, duplicate=200)
-    assert enqueuer.sent == []
+    assert publisher.sent == []
 
 
 def test_dry_run_on_empty_db_counts_duplicates_within_the_file(
@@ -93,17 +93,17 @@ def test_dry_run_on_empty_db_counts_duplicates_within_the_file(
 ) -> None:
     path = tmp_path / "d.csv"
     path.write_text("id,body\n1,a\n2,b\n1,a again\n3,\n")
-    enqueuer = RecordingEnqueuer()
-    counts = run(session, enqueuer, path=path, dry_run=True)
+    publisher = RecordingPublisher()
+    counts = run(session, publisher, path=path, dry_run=True)
     assert counts == ImportCounts(read=4, new=2, duplicate=1, invalid=1)
-    assert ticket_count(session) == 0 and enqueuer.sent == []
+    assert ticket_count(session) == 0 and publisher.sent == []
 
 
 def test_invalid_rows_are_passed_on_and_not_stored(session: Session, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("id,body\n1,good\n2,\n3,also good\n")
     seen: list[InvalidRow] = []
-    counts = run(session, RecordingEnqueuer(), path=path, on_invalid=seen.append)
+    counts = run(session, RecordingPublisher(), path=path, on_invalid=seen.append)
     assert counts == ImportCounts(read=3, new=2, invalid=1, enqueued=2)
     assert [r.line for r in seen] == [3]
 
@@ -116,8 +116,8 @@ def test_concurrent_insert_falls_back_to_row_by_row(
     # Another producer stored id 2 after our lookup: make the lookup miss it.
     make_ticket(session, source="backfill", external_id="2", body="two", queue=QUEUE)
     monkeypatch.setattr(importer_mod, "find_stored", lambda session, tickets: {})
-    enqueuer = RecordingEnqueuer()
-    counts = run(session, enqueuer, path=path)
+    publisher = RecordingPublisher()
+    counts = run(session, publisher, path=path)
     assert (counts.new, counts.duplicate, counts.enqueued) == (2, 1, 2)
     assert ticket_count(session) == 3
 
@@ -133,7 +133,7 @@ def test_rate_limit_spaces_sends(session: Session, tmp_path: Path) -> None:
         now[0] += s
 
     limiter = RateLimiter(2.0, clock=lambda: now[0], sleep=sleep)
-    counts = run(session, RecordingEnqueuer(), path=path, rate=2.0, limiter=limiter)
+    counts = run(session, RecordingPublisher(), path=path, rate=2.0, limiter=limiter)
     assert counts.enqueued == 5
     assert now[0] == pytest.approx(2.0)  # 5 sends at 2/s: the last one at t=2s
     assert sleeps == pytest.approx([0.5] * 4)
@@ -165,7 +165,7 @@ def test_rows_the_database_cannot_hold_are_invalid_not_fatal(
     path = tmp_path / "history.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     invalid: list[InvalidRow] = []
-    counts = run(session, RecordingEnqueuer(), path, on_invalid=invalid.append)
+    counts = run(session, RecordingPublisher(), path, on_invalid=invalid.append)
     assert (counts.new, counts.invalid) == (297, 3)
     reasons = {row.line: row.reason for row in invalid}
     assert set(reasons) == {151, 152, 153}

@@ -20,7 +20,7 @@ from producer.backfill.reprocess import (
 from shared.errors import InputError, QueueUnavailable
 from shared.models import Ticket, TicketStatus, utcnow
 from tests.factories import make_result, make_ticket
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 
 QUEUE = "tickets.backfill"
 LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
@@ -79,10 +79,12 @@ def test_filters_select_by_status_dates_category_and_model(session: Session) -> 
     assert count(since=datetime(2024, 1, 1, tzinfo=UTC)) == 2  # created now
     assert count(category="nope") == 0
 
-    enqueuer = RecordingEnqueuer()
-    counts = reprocess(session, ReprocessFilter(category="refund"), enqueuer, QUEUE, started_at=now)
+    publisher = RecordingPublisher()
+    counts = reprocess(
+        session, ReprocessFilter(category="refund"), publisher, QUEUE, started_at=now
+    )
     assert counts == ReprocessCounts(matched=1, requeued=1, enqueued=1)
-    assert enqueuer.sent == [(old.id, 2, QUEUE)]
+    assert publisher.sent == [(old.id, 2, QUEUE)]
     session.refresh(old)
     assert (old.status, old.revision, old.queue) == (TicketStatus.queued, 2, QUEUE)
     assert old.enqueued_at is not None and old.enqueued_at >= now
@@ -95,7 +97,7 @@ def test_rerun_does_not_requeue_what_the_run_already_did(session: Session) -> No
     for t in tickets:
         add_result(session, t, 1)
     started = utcnow()
-    first = RecordingEnqueuer()
+    first = RecordingPublisher()
     reprocess(session, ReprocessFilter(), first, QUEUE, started_at=started)
     assert sorted(tid for tid, _, _ in first.sent) == sorted(t.id or 0 for t in tickets)
 
@@ -107,7 +109,7 @@ def test_rerun_does_not_requeue_what_the_run_already_did(session: Session) -> No
         session.add(t)
     session.commit()
 
-    again = RecordingEnqueuer()
+    again = RecordingPublisher()
     counts = reprocess(session, ReprocessFilter(), again, QUEUE, started_at=started)
     assert counts == ReprocessCounts() and again.sent == []
     # A new run (new marker) does re-process them.
@@ -118,13 +120,13 @@ def test_rerun_does_not_requeue_what_the_run_already_did(session: Session) -> No
 def test_lost_queue_then_resume_bumps_each_revision_once(session: Session) -> None:
     tickets = [triaged(session) for _ in range(6)]
     started = utcnow()
-    first = RecordingEnqueuer(fail_after=2)
+    first = RecordingPublisher(fail_after=2)
     partial = ReprocessCounts()
     with pytest.raises(QueueUnavailable, match="run the same command again"):
         reprocess(session, ReprocessFilter(), first, QUEUE, started_at=started, counts=partial)
     assert partial.enqueued == 2
 
-    second = RecordingEnqueuer()
+    second = RecordingPublisher()
     counts = reprocess(session, ReprocessFilter(), second, QUEUE, started_at=started)
     # The third ticket got its new revision but no message: it is sent, not bumped again.
     assert counts == ReprocessCounts(matched=4, requeued=3, resumed=1, enqueued=4)
@@ -148,7 +150,7 @@ def test_rate_limit_applies_to_reprocess(session: Session) -> None:
     reprocess(
         session,
         ReprocessFilter(),
-        RecordingEnqueuer(),
+        RecordingPublisher(),
         QUEUE,
         started_at=utcnow(),
         limiter=limiter,

@@ -12,14 +12,14 @@ from producer.email.run import ingest_all
 from producer.email.sources import iter_eml
 from shared.models import QuarantinedInput, Ticket, TicketMessage, TicketStatus
 from tests.factories import make_ticket
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 from tests.producer.test_email_parse import CORPUS, big_attachment_mail
 
 
 @pytest.fixture
-def ingester(session: Session, enqueuer: RecordingEnqueuer) -> EmailIngester:
-    """`enqueuer` is the recording double from tests/producer/conftest.py."""
-    return EmailIngester(session, enqueuer, "tickets")
+def ingester(session: Session, publisher: RecordingPublisher) -> EmailIngester:
+    """`publisher` is the recording double from tests/producer/conftest.py."""
+    return EmailIngester(session, publisher, "tickets")
 
 
 def ingest_file(ingester: EmailIngester, name: str):
@@ -36,7 +36,7 @@ def make_mail(body: str = "Hello, my order is late.", **headers: str) -> bytes:
     return msg.as_bytes()
 
 
-def test_new_mail_becomes_ticket_and_first_message(session, ingester, enqueuer):
+def test_new_mail_becomes_ticket_and_first_message(session, ingester, publisher):
     result = ingest_file(ingester, "01_plain_signature.eml")
     assert result.outcome is Outcome.ingested
     ticket = session.get(Ticket, result.ticket_id)
@@ -50,16 +50,16 @@ def test_new_mail_becomes_ticket_and_first_message(session, ingester, enqueuer):
     assert message.ticket_id == ticket.id and message.message_id == "<plain-0001@example.com>"
     assert message.body == ticket.body
     assert "Head of Ops" in message.body_original and "Head of Ops" not in message.body
-    assert enqueuer.sent == [(ticket.id, 1, "tickets")]
+    assert publisher.sent == [(ticket.id, 1, "tickets")]
 
 
-def test_same_mail_twice_is_one_ticket(session, ingester, enqueuer):
+def test_same_mail_twice_is_one_ticket(session, ingester, publisher):
     first = ingest_file(ingester, "01_plain_signature.eml")
     again = ingest_file(ingester, "02_plain_resent_duplicate.eml")
     assert again.outcome is Outcome.duplicate and again.ticket_id == first.ticket_id
     assert len(session.exec(select(Ticket)).all()) == 1
     assert len(session.exec(select(TicketMessage)).all()) == 1
-    assert len(enqueuer.sent) == 1
+    assert len(publisher.sent) == 1
 
 
 def test_mail_without_message_id_is_deduplicated_by_content(session, ingester):
@@ -78,7 +78,7 @@ def test_overlong_message_id_is_hashed(session, ingester):
     assert ticket.external_id is not None and ticket.external_id.startswith("sha256:")
 
 
-def test_thread_of_three_replies_is_one_ticket_retriaged(session, ingester, enqueuer):
+def test_thread_of_three_replies_is_one_ticket_retriaged(session, ingester, publisher):
     names = ["10_thread_1_first.eml", "11_thread_2_reply.eml",
              "12_thread_3_reply_references.eml", "13_thread_4_outlook_reply.eml"]  # fmt: skip
     outcomes = [ingest_file(ingester, n).outcome for n in names]
@@ -94,18 +94,18 @@ def test_thread_of_three_replies_is_one_ticket_retriaged(session, ingester, enqu
     assert ticket.body.count("From: maria@example.es") == 4
     messages = session.exec(select(TicketMessage).order_by(TicketMessage.id)).all()
     assert [m.message_id for m in messages] == [f"<thread-{i}@example.es>" for i in range(1, 5)]
-    assert [c[1] for c in enqueuer.sent] == [1, 2, 3, 4]
+    assert [c[1] for c in publisher.sent] == [1, 2, 3, 4]
 
 
-def test_reply_delivered_twice_is_added_once(session, ingester, enqueuer):
+def test_reply_delivered_twice_is_added_once(session, ingester, publisher):
     ingest_file(ingester, "10_thread_1_first.eml")
     assert ingest_file(ingester, "11_thread_2_reply.eml").outcome is Outcome.threaded
     assert ingest_file(ingester, "11_thread_2_reply.eml").outcome is Outcome.duplicate
     assert len(session.exec(select(TicketMessage)).all()) == 2
-    assert len(enqueuer.sent) == 2
+    assert len(publisher.sent) == 2
 
 
-def test_subject_reference_threads_into_an_api_ticket(session, ingester, enqueuer):
+def test_subject_reference_threads_into_an_api_ticket(session, ingester, publisher):
     api_ticket = make_ticket(session, source="api", body="My card was charged twice.")
     raw = make_mail("Any news on the refund?", Subject=f"Re: Your request [TF-{api_ticket.id}]",
                     Message_ID="<ref-1@example.com>")  # fmt: skip
@@ -116,7 +116,7 @@ def test_subject_reference_threads_into_an_api_ticket(session, ingester, enqueue
     messages = session.exec(select(TicketMessage).order_by(TicketMessage.id)).all()
     assert [m.message_id for m in messages] == [None, "<ref-1@example.com>"]
     assert messages[0].body_original == "My card was charged twice."
-    assert enqueuer.sent == [(api_ticket.id, 2, "tickets")]
+    assert publisher.sent == [(api_ticket.id, 2, "tickets")]
 
 
 def test_unknown_subject_reference_opens_a_new_ticket(session, ingester):
@@ -124,12 +124,12 @@ def test_unknown_subject_reference_opens_a_new_ticket(session, ingester):
     assert ingester.ingest(raw, "x").outcome is Outcome.ingested
 
 
-def test_machine_mail_is_skipped_with_a_reason(session, ingester, enqueuer):
+def test_machine_mail_is_skipped_with_a_reason(session, ingester, publisher):
     for name, reason in [("14_bounce.eml", "bounce"), ("15_auto_reply.eml", "auto-reply"),
                          ("16_precedence_bulk.eml", "bulk mail")]:  # fmt: skip
         result = ingest_file(ingester, name)
         assert result.outcome is Outcome.skipped and result.reason.startswith(reason)
-    assert session.exec(select(Ticket)).all() == [] and enqueuer.sent == []
+    assert session.exec(select(Ticket)).all() == [] and publisher.sent == []
 
 
 def test_mail_with_nothing_to_read_is_quarantined_with_raw_bytes(session, ingester):
@@ -168,15 +168,15 @@ def test_ten_megabyte_attachment_is_listed_not_stored(session, ingester):
     assert len(message.body_original) < 1000
 
 
-def test_mail_over_the_size_limit_is_quarantined(session, enqueuer):
-    small = EmailIngester(session, enqueuer, "tickets", max_message_bytes=1024 * 1024)
+def test_mail_over_the_size_limit_is_quarantined(session, publisher):
+    small = EmailIngester(session, publisher, "tickets", max_message_bytes=1024 * 1024)
     result = small.ingest(big_attachment_mail(2 * 1024 * 1024), "big")
     assert result.outcome is Outcome.quarantined and "over the 1048576 limit" in result.reason
     assert session.exec(select(Ticket)).all() == []
 
 
-def test_long_body_is_truncated_for_the_model_but_kept_whole(session, enqueuer):
-    ingester = EmailIngester(session, enqueuer, "tickets", max_body_chars=1000)
+def test_long_body_is_truncated_for_the_model_but_kept_whole(session, publisher):
+    ingester = EmailIngester(session, publisher, "tickets", max_body_chars=1000)
     result = ingester.ingest(make_mail("word " * 1000, Message_ID="<long@x.com>"), "x")
     ticket = session.get(Ticket, result.ticket_id)
     assert ticket is not None and len(ticket.body) <= 1000
@@ -193,7 +193,7 @@ def test_invalid_sender_address_still_makes_a_ticket(session, ingester):
 
 
 def test_queue_down_keeps_the_ticket_for_requeue(session):
-    ingester = EmailIngester(session, RecordingEnqueuer(fail=True), "tickets")
+    ingester = EmailIngester(session, RecordingPublisher(fail=True), "tickets")
     result = ingest_file(ingester, "01_plain_signature.eml")
     assert result.outcome is Outcome.ingested
     ticket = session.get(Ticket, result.ticket_id)
@@ -210,7 +210,7 @@ def test_unexpected_error_quarantines_instead_of_raising(session, ingester, monk
     assert session.exec(select(QuarantinedInput)).one().raw.startswith(b"From: Ana")
 
 
-def test_whole_corpus_counts(session, ingester, enqueuer):
+def test_whole_corpus_counts(session, ingester, publisher):
     counts = IngestCounts()
     acked: list[str] = []
     mails = list(iter_eml([CORPUS]))
@@ -221,7 +221,7 @@ def test_whole_corpus_counts(session, ingester, enqueuer):
     assert len(session.exec(select(Ticket)).all()) == 14
 
 
-def test_ticket_stored_without_its_message_row_is_repaired(session, ingester, enqueuer):
+def test_ticket_stored_without_its_message_row_is_repaired(session, ingester, publisher):
     # A run that stopped between committing the ticket and its message row.
     make_ticket(session, source="email", external_id="<plain-0001@example.com>")
     result = ingest_file(ingester, "01_plain_signature.eml")
@@ -229,7 +229,7 @@ def test_ticket_stored_without_its_message_row_is_repaired(session, ingester, en
     assert session.exec(select(TicketMessage)).one().message_id == "<plain-0001@example.com>"
 
 
-def test_subject_reference_from_a_stranger_opens_a_new_ticket(session, ingester, enqueuer):
+def test_subject_reference_from_a_stranger_opens_a_new_ticket(session, ingester, publisher):
     """Ticket numbers are guessable: a stranger cannot add to, or reopen, someone's ticket."""
     ticket = make_ticket(session, source="api", status=TicketStatus.approved)
     raw = make_mail("Please send the refund to my account instead.",

@@ -15,7 +15,7 @@ from producer.email.cli import ingest_email
 from producer.email.sources import iter_eml, iter_maildir, iter_mbox
 from shared.errors import SourceError
 from shared.models import Ticket
-from tests.helpers import RecordingEnqueuer
+from tests.helpers import RecordingPublisher
 from tests.producer.test_email_parse import CORPUS
 
 CORPUS_COUNTS = "ingested=14 threaded=3 duplicate=1 skipped=3 quarantined=1"
@@ -93,9 +93,9 @@ def test_missing_paths_fail_before_reading(tmp_path, factory, message):
 @pytest.fixture
 def cli(settings, monkeypatch):
     """The command in a one-command app, wired to the test database and a recording queue."""
-    recorder = RecordingEnqueuer()
+    recorder = RecordingPublisher()
     monkeypatch.setattr("producer.email.cli.settings_or_exit", lambda: settings)
-    monkeypatch.setattr("producer.email.cli.make_enqueuer", lambda _settings: recorder)
+    monkeypatch.setattr("producer.email.cli.make_publisher", lambda _settings: recorder)
     app = typer.Typer()
     app.command("ingest-email")(ingest_email)
     app.command("noop")(lambda: None)  # keeps Typer from flattening the single command

@@ -1,8 +1,10 @@
 """Delivery guarantees are configuration: check them, and that producers send by name."""
 
+from datetime import UTC, datetime
+
 from kombu import Connection
 
-from producer.enqueue import CeleryEnqueuer
+from dispatch.publisher import CLAIMED_AT_HEADER, CeleryPublisher
 from shared.celery_app import create_celery_app
 from shared.config import load_settings
 from shared.task_names import TRIAGE_TICKET
@@ -22,11 +24,13 @@ def test_enqueue_by_name_on_the_named_queue() -> None:
     s = load_settings(redis_url="memory://", queue="live-q")
     app = create_celery_app(s)
     app.conf.broker_url = "memory://"
-    CeleryEnqueuer(app).send(7, 2, "live-q")
+    CeleryPublisher(app).send(7, 2, "live-q", datetime(2026, 1, 2, tzinfo=UTC))
     with Connection("memory://") as conn:
         q = conn.SimpleQueue("live-q")
         msg = q.get(timeout=2)
         assert msg.headers["task"] == TRIAGE_TICKET
         assert msg.payload[0] == [7, 2]
+        # recovery reads the claim time off the next message of a queue
+        assert msg.headers[CLAIMED_AT_HEADER] == datetime(2026, 1, 2, tzinfo=UTC).timestamp()
         msg.ack()
         q.close()

@@ -13,7 +13,7 @@ import fakeredis
 import pytest
 
 from shared.config import Settings
-from worker.edge import runtime, stall
+from worker.edge import leases, runtime, stall
 from worker.engine.base import ChatMessages
 from worker.engine.fake_engine import FakeEngine
 
@@ -33,7 +33,7 @@ def test_hand_back_marks_only_this_workers_messages_as_due(
     r = fakeredis.FakeRedis()
     r.zadd("unacked_index", {"mine-1": 1000.0, "mine-2": 1001.0, "other-worker": 1002.0})
     held = [_request("mine-1"), _request("mine-2"), _request("acked-meanwhile")]
-    monkeypatch.setattr(stall.state, "reserved_requests", held)
+    monkeypatch.setattr(leases.state, "reserved_requests", held)
     monkeypatch.setattr(stall, "_consumer", _consumer(r))
     assert stall.hand_back_messages() == 3
     scores = dict(r.zrange("unacked_index", 0, -1, withscores=True))

@@ -21,8 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from celery.worker import state
-
+from worker.edge.leases import held_requests
 from worker.engine.base import ChatMessages, Classification, Engine, EngineInfo
 
 log = logging.getLogger(__name__)
@@ -122,15 +121,7 @@ def hand_back_messages() -> int:
     """
     if _consumer is None:
         raise RuntimeError("the worker has no consumer yet")
-    for _ in range(3):  # the consumer thread may add a request while we copy the set
-        try:
-            held = list(state.reserved_requests)
-            break
-        except RuntimeError:
-            time.sleep(0.01)
-    else:
-        raise RuntimeError("the set of held messages kept changing")
-    tags = [r.message.delivery_tag for r in held]
+    tags = [r.message.delivery_tag for r in held_requests()]
     channel = _consumer.task_consumer.channel
     if tags:  # xx: a message acknowledged meanwhile is not brought back
         channel.client.zadd(channel.unacked_index_key, dict.fromkeys(tags, 0), xx=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from typing import Any
 
@@ -16,10 +17,14 @@ from celery import Task, current_app
 from celery.exceptions import Reject
 from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
+from dispatch.publisher import CeleryPublisher
+from dispatch.service import DispatchService
 from shared.celery_app import app
 from shared.config import get_settings
+from shared.db import get_engine
 from shared.errors import PermanentError, TransientError
 from shared.task_names import TRIAGE_TICKET
+from worker.edge.leases import LeaseKeeper, renew
 from worker.edge.runtime import get_runtime, runtime_started, start_runtime, stop_runtime
 from worker.edge.stall import StallHandler, end_child, end_worker, remember_consumer
 from worker.pipeline.triage import mark_failed, process_ticket
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 IN_PROCESS_POOLS = ("concurrency.thread", "concurrency.solo")
 MAX_COUNTDOWN_S = 60  # longest wait between retries
 EXIT_CANNOT_START = 3
+# Started when the consumer is ready, in the process that holds the messages.
+_background: list[LeaseKeeper | DispatchService] = []
 
 
 def _ours(worker_app: Any) -> bool:
@@ -63,15 +70,27 @@ def _start_or_exit(on_stall: StallHandler) -> None:
 
 
 @worker_ready.connect
-def _remember_consumer(sender: Any = None, **_: Any) -> None:
-    """The stall watchdog needs the consumer to hand this worker's messages back."""
-    if _ours(getattr(sender, "app", None)):
-        remember_consumer(sender)
+def _on_ready(sender: Any = None, **_: Any) -> None:
+    """The stall watchdog needs the consumer to hand this worker's messages back; the lease
+    keeper renews this worker's hold on them; the dispatch loops relay and recover tickets
+    wherever a worker runs."""
+    if not _ours(getattr(sender, "app", None)):
+        return
+    remember_consumer(sender)
+    settings = get_settings()
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    keeper = LeaseKeeper(get_engine(settings.resolved_database_url), owner, settings.lease_s)
+    _background[:] = [keeper, DispatchService(settings, CeleryPublisher(app))]
+    for part in _background:
+        part.start()
 
 
 @worker_shutdown.connect
 def _shutdown(sender: Any = None, **_: Any) -> None:
     if _ours(getattr(sender, "app", None)):
+        for part in _background:
+            part.stop()
+        _background.clear()
         stop_runtime()
 
 
@@ -91,6 +110,7 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
                 submit=rt.batcher.submit,
                 worker=rt.name,
                 threshold=rt.settings.confidence_threshold,
+                lease_s=rt.settings.lease_s,
             ).value
         except TransientError as err:
             retries = self.request.retries + waited_here
@@ -112,11 +132,22 @@ def _retry_or_wait(task: Task, ticket_id: int, err: TransientError, countdown: i
     instead: rejecting would leave the ticket to the visibility timeout, and this message is
     still unacknowledged, so a crash while waiting loses nothing."""
     log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
+    _hold_until_retry(ticket_id, countdown)
     try:
         raise task.retry(exc=err, countdown=countdown) from err
     except Reject:
         log.warning("ticket %s: broker unreachable too; retrying in this worker", ticket_id)
         time.sleep(countdown)
+
+
+def _hold_until_retry(ticket_id: int, countdown: int) -> None:
+    """A retry waits in a worker's timer, where the lease keeper does not see it: hold the
+    ticket until it is due, or recovery would hand the waiting message to another worker."""
+    rt = get_runtime()
+    try:
+        renew(rt.db, [ticket_id], rt.name, countdown + rt.settings.lease_s)
+    except Exception as err:  # the database may be why this retries; recovery waits for it too
+        log.info("ticket %s: lease not extended for the retry: %s", ticket_id, err)
 
 
 def _fail(task: Task, ticket_id: int, revision: int, reason: str) -> str:

@@ -12,6 +12,7 @@ SQLite (one writer at a time), so no row lock is held while history is read.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -62,9 +63,12 @@ def _why_not(s: Session, ticket_id: int, revision: int) -> Outcome:
     return Outcome.stale if current != revision else Outcome.duplicate
 
 
-def claim(db: DbEngine, ticket_id: int, revision: int) -> tuple[Outcome | None, TicketView, int]:
-    """Mark the ticket processing and return what the prompt needs and its queue time (ms);
-    an outcome instead (with an empty view) when there is nothing to do."""
+def claim(
+    db: DbEngine, ticket_id: int, revision: int, holder: str = "", lease_s: float = 0.0
+) -> tuple[Outcome | None, TicketView, int]:
+    """Mark the ticket processing (held by ``holder`` for ``lease_s``, see
+    ``worker.edge.leases``) and return what the prompt needs and its queue time (ms); an
+    outcome instead (with an empty view) when there is nothing to do."""
     nothing = TicketView("", "")
     with Session(db, expire_on_commit=False) as s:
         ticket = s.get(Ticket, ticket_id)
@@ -90,11 +94,15 @@ def claim(db: DbEngine, ticket_id: int, revision: int) -> tuple[Outcome | None, 
         queued_ms = (
             int((now - ticket.enqueued_at).total_seconds() * 1000) if ticket.enqueued_at else 0
         )
+        lease = {"lease_owner": holder, "lease_expires_at": now + timedelta(seconds=lease_s)}
         claimed = s.exec(
             _at_revision(ticket_id, revision)
             .where(_no_result(ticket_id, revision))
             .values(
-                status=TicketStatus.processing, attempts=col(Ticket.attempts) + 1, updated_at=now
+                status=TicketStatus.processing,
+                attempts=col(Ticket.attempts) + 1,
+                updated_at=now,
+                **(lease if lease_s > 0 else {}),
             )
         ).rowcount
         s.commit()

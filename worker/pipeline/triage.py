@@ -173,9 +173,10 @@ def process_ticket(
     submit: TriageSubmit,
     worker: str,
     threshold: float,
+    lease_s: float = 0.0,
 ) -> Outcome:
     try:
-        outcome, view, queue_ms = claim(db, ticket_id, revision)
+        outcome, view, queue_ms = claim(db, ticket_id, revision, holder=worker, lease_s=lease_s)
     except DB_UNAVAILABLE as err:
         raise transient(err) from err
     if outcome is not None:
