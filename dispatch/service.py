@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -76,24 +77,35 @@ class DispatchService:
             t.join(timeout=10)
         self._threads = []
 
-    def relay_once(self) -> int:
-        """Publish nudged tickets, then any unsent ticket older than the hand-off time."""
+    def relay_once(self, scan: bool = True) -> int:
+        """Publish nudged tickets, then (``scan``) any unsent ticket older than the hand-off."""
         with self._lock:
             ids, self._nudged = sorted(self._nudged), set()
         db = get_engine(self.settings.resolved_database_url)
-        sent = relay(db, self.publisher, ids=ids) if ids else 0
+        try:
+            sent = relay(db, self.publisher, ids=ids) if ids else 0
+        except BaseException:
+            self.nudge(*ids)  # not lost from memory: sent on the next try, not the next scan
+            raise
+        if not scan:
+            return sent
         handoff = utcnow() - timedelta(seconds=self.settings.relay_handoff_s)
         return sent + relay(db, self.publisher, stored_before=handoff)
 
     def _relay_loop(self) -> None:
-        backoff, failing = 0.0, False
+        backoff, failing, last_scan = 0.0, False, 0.0
+        poll = self.settings.relay_poll_s
         while not self._stop.is_set():
-            self._wake.wait(backoff or self.settings.relay_poll_s)
+            self._wake.wait(backoff or poll)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            # A nudge sends its tickets at once; the scan for others runs once per poll.
+            scan = time.monotonic() - last_scan >= poll
             try:
-                self.relay_once()
+                self.relay_once(scan)
+                if scan:
+                    last_scan = time.monotonic()
             except (TransientError, SQLAlchemyError) as err:
                 if not failing:
                     log.warning("relay paused, will retry: %s", _first_line(err))
