@@ -120,8 +120,11 @@ class DispatchService:
         interval = self.settings.recovery_interval_s
         view: BrokerView | None = None
         recovery: Recovery | None = None
+        resume_at = 0.0
         try:
             while not self._stop.wait(interval):
+                if time.monotonic() < resume_at:
+                    continue
                 try:
                     if view is None:
                         view = self.view_factory()
@@ -136,6 +139,9 @@ class DispatchService:
                         self.nudge(*resent)
                 except (SQLAlchemyError, TransientError, OSError, RedisError) as err:
                     log.warning("recovery pass skipped: %s", _first_line(err))
+                    # Workers could not renew their leases either: give them time to, once
+                    # the outage ends, before reading an expired lease as a dead worker.
+                    resume_at = time.monotonic() + self.settings.lease_s / 2
         finally:
             if view is not None:
                 view.close()

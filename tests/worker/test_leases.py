@@ -66,4 +66,6 @@ def test_held_tickets_are_the_consumers_triage_requests(monkeypatch: pytest.Monk
         _Request(TRIAGE_TICKET, (3, 1)),
     }
     monkeypatch.setattr(state, "reserved_requests", requests)
-    assert held_tickets() == [3, 7]
+    # a retry waiting out its countdown in the timer is held too
+    monkeypatch.setattr(state, "scheduled_requests", {_Request(TRIAGE_TICKET, (5, 1))})
+    assert held_tickets() == [3, 5, 7]

@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def held_requests() -> list[Any]:
-    """The requests this worker's consumer holds (reserved, running or waiting for a thread)."""
-    for _ in range(3):  # the consumer thread may add a request while we copy the set
+    """The requests this worker's consumer holds: reserved, running, waiting for a thread, or
+    waiting in the timer for a retry's countdown (Celery keeps those apart, as scheduled)."""
+    for _ in range(3):  # the consumer thread may add a request while we copy the sets
         try:
-            return list(state.reserved_requests)
+            return list(state.reserved_requests) + list(state.scheduled_requests)
         except RuntimeError:
             time.sleep(0.01)
     raise RuntimeError("the set of held messages kept changing")

@@ -24,7 +24,7 @@ from shared.config import get_settings
 from shared.db import get_engine
 from shared.errors import PermanentError, TransientError
 from shared.task_names import TRIAGE_TICKET
-from worker.edge.leases import LeaseKeeper, renew
+from worker.edge.leases import LeaseKeeper
 from worker.edge.runtime import get_runtime, runtime_started, start_runtime, stop_runtime
 from worker.edge.stall import StallHandler, end_child, end_worker, remember_consumer
 from worker.pipeline.triage import mark_failed, process_ticket
@@ -132,22 +132,11 @@ def _retry_or_wait(task: Task, ticket_id: int, err: TransientError, countdown: i
     instead: rejecting would leave the ticket to the visibility timeout, and this message is
     still unacknowledged, so a crash while waiting loses nothing."""
     log.warning("ticket %s: %s; retry in %ss", ticket_id, err, countdown)
-    _hold_until_retry(ticket_id, countdown)
     try:
         raise task.retry(exc=err, countdown=countdown) from err
     except Reject:
         log.warning("ticket %s: broker unreachable too; retrying in this worker", ticket_id)
         time.sleep(countdown)
-
-
-def _hold_until_retry(ticket_id: int, countdown: int) -> None:
-    """A retry waits in a worker's timer, where the lease keeper does not see it: hold the
-    ticket until it is due, or recovery would hand the waiting message to another worker."""
-    rt = get_runtime()
-    try:
-        renew(rt.db, [ticket_id], rt.name, countdown + rt.settings.lease_s)
-    except Exception as err:  # the database may be why this retries; recovery waits for it too
-        log.info("ticket %s: lease not extended for the retry: %s", ticket_id, err)
 
 
 def _fail(task: Task, ticket_id: int, revision: int, reason: str) -> str:
