@@ -32,6 +32,21 @@ class RecordingPublisher:
             return list(self.sent)
 
 
+class FlakyPublisher(RecordingPublisher):
+    """Down until ``up`` is set, like Redis during a restart; counts refused sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+        self.refused = 0
+
+    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
+        if not self.up:
+            self.refused += 1
+            raise TransientError("could not reach the queue: connection refused")
+        super().send(ticket_id, revision, queue, claimed_at)
+
+
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     """A file in ``tmp_path``: text as UTF-8, bytes as they are."""
     path = tmp_path / name

@@ -4,30 +4,13 @@ only delays them."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from sqlmodel import Session
 
 from dispatch.service import DispatchService
 from shared.config import Settings
-from shared.errors import TransientError
 from tests.factories import make_ticket
-from tests.helpers import RecordingPublisher
-
-
-class FlakyPublisher(RecordingPublisher):
-    """Down until ``up`` is set, like Redis during a restart."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.up = False
-        self.refused = 0
-
-    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
-        if not self.up:
-            self.refused += 1
-            raise TransientError("could not reach the queue: connection refused")
-        super().send(ticket_id, revision, queue, claimed_at)
+from tests.helpers import FlakyPublisher, RecordingPublisher
 
 
 def _service(

@@ -10,9 +10,8 @@ from sqlmodel import Session, select
 
 from producer.api.app import create_app
 from shared.config import Settings
-from shared.errors import TransientError
 from shared.models import Ticket
-from tests.helpers import RecordingPublisher
+from tests.helpers import FlakyPublisher, RecordingPublisher
 from tests.producer.conftest import KEY
 
 TICKET = {
@@ -82,7 +81,7 @@ def test_a_hung_redis_costs_a_post_nothing(settings: Settings) -> None:
 def test_tickets_stored_while_redis_is_down_are_sent_once_it_is_back(
     settings: Settings, session: Session
 ) -> None:
-    flaky = _Flaky()
+    flaky = FlakyPublisher()
     tuned = settings.model_copy(update={"relay_handoff_s": 0.0, "relay_poll_s": 0.2})
     with TestClient(create_app(tuned, publisher=flaky)) as c:
         r = c.post("/tickets", json=TICKET, headers=KEY)
@@ -95,19 +94,6 @@ def test_tickets_stored_while_redis_is_down_are_sent_once_it_is_back(
         flaky.up = True
         assert flaky.wait_for(1) == [(stored.id, 1, "tickets")]
     assert len(flaky.sent) == 1  # once
-
-
-class _Flaky(RecordingPublisher):
-    def __init__(self) -> None:
-        super().__init__()
-        self.up = False
-        self.refused = 0
-
-    def send(self, ticket_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
-        if not self.up:
-            self.refused += 1
-            raise TransientError("could not reach the queue: connection refused")
-        super().send(ticket_id, revision, queue, claimed_at)
 
 
 def test_writes_need_an_api_key(client: TestClient) -> None:
