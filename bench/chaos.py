@@ -20,9 +20,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +93,7 @@ class ChaosReport:
     post_p50_ms_otherwise: float = 0.0
     post_p99_ms_redis_down: float = 0.0
     unacked_left: int = 0
+    workers_died: int = 0  # workers not killed by the run that were gone at the end
     faults: list[str] = field(default_factory=list)
 
 
@@ -101,16 +105,23 @@ def _pg_bin(name: str) -> str:
 
 
 class Postgres:
-    """A throwaway cluster in ``data``; stop and start are the fault."""
+    """A throwaway cluster; stop and start are the fault.
 
-    def __init__(self, root: Path) -> None:
-        self.data, self.sock, self.log = root / "pg", root / "pgsock", root / "pg.log"
+    PostgreSQL refuses to run as root, so as root (CI) the cluster belongs to the ``postgres``
+    user: its folder is a fresh one under the system's temp dir (pytest's are private to root)
+    and every command runs through ``runuser``.
+    """
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="ticketflow-pg-"))
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.data, self.sock, self.log = self.root / "data", self.root, self.root / "pg.log"
         self.port = free_port()
-        self.sock.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"],
-            check=True,
-            capture_output=True,
+        self._run(
+            _pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
         )
         self.start()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/chaos"
@@ -119,10 +130,13 @@ class Postgres:
             conn.exec_driver_sql("CREATE DATABASE chaos")
         admin.dispose()
 
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([*self.as_owner, *args], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-500:]}")
+
     def _ctl(self, *args: str) -> None:
-        subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(self.data), *args], check=True, capture_output=True
-        )
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), *args)
 
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -130,6 +144,11 @@ class Postgres:
 
     def stop(self, mode: str = "fast") -> None:
         self._ctl("-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class RedisServer:
@@ -236,7 +255,7 @@ class Stack:
         self.root, self.cfg = root, cfg
         self.logs = root / "logs"
         self.redis = RedisServer(root)
-        self.pg = Postgres(root)
+        self.pg = Postgres()
         upgrade(load_settings(database_url=self.pg.url, data_dir=root / "data"))
         self.env = child_env(
             {
@@ -276,8 +295,7 @@ class Stack:
             except Exception:
                 c.kill()
         self.redis.kill()
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.pg.stop("immediate")
+        self.pg.remove()
 
 
 def _faults(stack: Stack, cfg: ChaosConfig, log: Callable[[str], None]) -> dict[str, float]:
@@ -340,7 +358,8 @@ def run_chaos(cfg: ChaosConfig, root: Path, log: Callable[[str], None] = print) 
         marks = _faults(stack, cfg, log)
         posting.join()
         last_fault = max(marks.values())
-        report.faults = [f"{k} +{v - last_fault:.1f}s" for k, v in sorted(marks.items())]
+        by_time = sorted(marks.items(), key=lambda kv: kv[1])
+        report.faults = [f"{k} {v - last_fault:+.1f}s" for k, v in by_time]
         report.acknowledged = len(clients.acked)
         db = make_engine(stack.pg.url)
         try:
@@ -349,6 +368,7 @@ def run_chaos(cfg: ChaosConfig, root: Path, log: Callable[[str], None] = print) 
         finally:
             db.dispose()
         report.duplicate_deliveries = stack.worker_logs().count(": duplicate")
+        report.workers_died = sum(1 for w in stack.workers if not w.alive())
         client = redis.Redis.from_url(stack.redis.url)
         report.unacked_left = int(client.hlen("unacked"))
         client.close()
@@ -438,8 +458,6 @@ def main() -> None:
         redis_down_s=args.redis_down_s,
         db_down_s=args.db_down_s,
     )
-    import tempfile
-
     root = args.workdir or Path(tempfile.mkdtemp(prefix="ticketflow-chaos-"))
     t0 = time.monotonic()
     report = run_chaos(cfg, root, log=lambda m: print(f"[{time.monotonic() - t0:6.1f}s] {m}"))
@@ -462,6 +480,7 @@ def main() -> None:
         ],
         ["POST p50 otherwise", f"{report.post_p50_ms_otherwise} ms"],
         ["messages left unacknowledged in Redis", report.unacked_left],
+        ["workers that died (not killed by the run)", report.workers_died],
     ]
     for label, value in rows:
         print(f"{label:<46} {value}")
