@@ -69,8 +69,9 @@ class _Everything(Collector):
         return REGISTRY.collect()
 
 
-def serve_worker_metrics(settings: Settings, port: int, *collectors: Collector) -> bool:
+def serve_metrics(settings: Settings, port: int, *collectors: Collector) -> bool:
     """Serve this process's metrics on ``settings.metrics_host:port``; False if not served.
+    For any long-running process without an HTTP server of its own (a worker, delivery).
 
     A port already taken is logged and the worker runs on: its metrics are missing (the
     ``up`` series of Prometheus says so), but its GPU keeps working."""

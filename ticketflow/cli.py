@@ -30,6 +30,23 @@ def _terminate(*_: object) -> None:
     sys.exit(128 + signal.SIGTERM)
 
 
+def compose(
+    gpus: int = typer.Option(1, min=1, max=64, help="GPUs on the box: one worker each."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of printing (e.g. docker-compose.yml)."
+    ),
+) -> None:
+    """Write the docker-compose file for a box with GPUS GPUs (see docs/operations.md)."""
+    from ticketflow.compose import render_compose
+
+    text = render_compose(gpus)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({gpus} GPU worker(s))")
+
+
 def demo(
     samples: Path | None = typer.Option(
         None, help="JSONL of tickets; default: bundled samples.", exists=True, dir_okay=False
@@ -94,6 +111,7 @@ app.command("api")(api_cmd)
 app.command("requeue")(requeue_cmd)
 app.add_typer(db_cmd, name="db")
 app.command("worker")(worker_cmd)
+app.command("compose")(compose)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")

@@ -86,9 +86,9 @@ def worker_cmd(
         typer.echo(f"error: cannot start the worker: {type(err).__name__}: {err}", err=True)
         raise typer.Exit(2) from None
 
-    from shared.metrics_export import serve_worker_metrics
+    from shared.metrics_export import serve_metrics
 
-    serve_worker_metrics(settings, metrics_port_for(settings.metrics_port, gpu, metrics_port))
+    serve_metrics(settings, metrics_port_for(settings.metrics_port, gpu, metrics_port))
     q = queues or f"{settings.queue},{settings.backfill_queue}"
     name = hostname or f"ticketflow-{pinned.replace(':', '')}@%h"
     # app.start, not app.worker_main: worker_main drops the exit code, so a worker that Celery
