@@ -17,6 +17,7 @@ from knowledge.cli import kb_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
+from review.report_cli import report_cmd
 from shared.config import settings_or_exit
 from shared.errors import ConfigError, DemoError
 from shared.version import ticketflow_version
@@ -118,6 +119,7 @@ app.add_typer(kb_cmd, name="kb")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("ingest-email")(ingest_email)
+app.command("report")(report_cmd)
 
 if __name__ == "__main__":
     app()

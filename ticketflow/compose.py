@@ -97,7 +97,8 @@ services:
 
   api:
     <<: *ticketflow
-    command: ["ticketflow", "api", "--host", "0.0.0.0", "--port", "8000", "--workers", "${{API_WORKERS:-2}}"]
+    command: ["ticketflow", "api", "--host", "0.0.0.0", "--port", "8000",
+              "--workers", "${{API_WORKERS:-2}}"]
     ports: ["${{BIND_ADDRESS:-127.0.0.1}}:${{API_PORT:-8000}}:8000"]
     depends_on:
       migrate: {{condition: service_completed_successfully}}

@@ -20,6 +20,7 @@ from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
 from producer.api import routes_health, routes_metrics, routes_tickets
 from review import routes as review_routes
+from review import routes_insights
 from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
@@ -115,4 +116,5 @@ def create_app(
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(review_ui.router)
+    app.include_router(routes_insights.router)
     return app

@@ -46,8 +46,14 @@ def test_compose_validates_for_any_gpu_count(gpus: int, tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["compose", "--gpus", str(gpus), "-o", str(path)])
     assert r.exit_code == 0, r.output
     check = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
-        + [str(path)],
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -101,7 +107,7 @@ def test_env_example_names_every_variable_compose_reads() -> None:
 def test_every_ticketflow_command_in_compose_exists() -> None:
     runner = CliRunner()
     missing = set()
-    for name, svc in COMPOSE["services"].items():
+    for svc in COMPOSE["services"].values():
         cmd = svc.get("command") or []
         if cmd[:1] == ["ticketflow"]:
             sub = [a for a in cmd[1:] if not a.startswith("-")][:2]
