@@ -142,6 +142,9 @@ def test_prometheus_scrapes_the_api_and_a_worker(procs: dict[str, object]) -> No
         return bool(page["total"] == TICKETS)
 
     wait_until(triaged, 60, "the tickets to be triaged")
+    # Both API processes write their counters to the shared directory (files named by pid).
+    files = (Path(str(procs["dir"])) / "metrics").glob("*.db")
+    assert len({f.stem.rsplit("_", 1)[-1] for f in files}) >= 2
     # Two API processes, one directory of counters: whichever process answers, all are summed.
     for _ in range(6):
         text = httpx.get(f"{api}/metrics", headers={"X-API-Key": KEY}, timeout=5).text
