@@ -184,3 +184,40 @@ def test_dashboard_and_alerts_only_use_metrics_that_exist() -> None:
     for expr in exprs:
         for name in re.findall(r"\b(ticketflow_[a-z_]+|up)\b", expr):
             assert name in known, (name, expr)
+
+
+def _kube_docs() -> list[dict[str, Any]]:
+    kdir = ROOT / "deploy" / "kubernetes"
+    kust = yaml.safe_load((kdir / "kustomization.yaml").read_text())
+    docs = []
+    for name in kust["resources"]:
+        docs += [d for d in yaml.safe_load_all((kdir / name).read_text()) if d]
+    return docs
+
+
+def test_kubernetes_workers_take_one_gpu_each_and_settings_are_real() -> None:
+    docs = _kube_docs()
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    assert ("Job", "ticketflow-migrate") in kinds and ("Service", "ticketflow-api") in kinds
+    workers = [
+        d
+        for d in docs
+        if d["kind"] == "Deployment" and d["metadata"]["name"].startswith("ticketflow-worker")
+    ]
+    assert workers
+    claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    for w in workers:
+        pod = w["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        assert c["command"] == ["ticketflow", "worker", "--gpu", "0"]
+        assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert (
+            w["spec"]["selector"]["matchLabels"].items()
+            <= w["spec"]["template"]["metadata"]["labels"].items()
+        )
+        used = {v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]}
+        assert used <= claims
+    fields = {f"{ENV_PREFIX}{n.upper()}" for n in Settings.model_fields}
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    for var in config["data"]:
+        assert not var.startswith(ENV_PREFIX) or var in fields, var
