@@ -122,7 +122,7 @@ def build_insights(
         )
         .where(when >= since, when <= until)
     )
-    rows = session.execute(newest).tuples().all()
+    rows = list(session.execute(newest).all())
     intents = [(period_start(at, period), cat) for _, at, cat, _, _ in rows]
     moods = [(period_start(at, period), mood) for _, at, _, mood, _ in rows]
 
