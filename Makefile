@@ -15,10 +15,11 @@ demo: install
 services:
 	./scripts/services.sh
 
-# System packages the integration tests need (Dovecot): .ci/run calls this as root. `make test`
-# never runs apt or sudo itself.
+# System packages the integration tests need (Dovecot; Prometheus and promtool for the metrics
+# tests): .ci/run calls this as root. `make test` never runs apt or sudo itself.
 system-deps:
 	./scripts/install-dovecot.sh
+	./scripts/install-prometheus.sh
 
 test: install services
 	$(BIN)/python -m pytest

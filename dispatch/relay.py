@@ -22,6 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from dispatch.publisher import Publisher
+from shared import metrics
+from shared.errors import TransientError
 from shared.models import Ticket, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,13 @@ def publish(
                 before_each()
             if utcnow() - c.claimed_at > timedelta(seconds=MAX_PUBLISH_LAG_S):
                 break
+            t0 = time.perf_counter()
             publisher.send(c.ticket_id, c.revision, c.queue, c.claimed_at)
+            metrics.record_published(c.queue, time.perf_counter() - t0)
             sent += 1
+    except TransientError:
+        metrics.record_publish_failed()
+        raise
     finally:
         if sent < len(claims):
             release(db, claims[sent:])

@@ -25,6 +25,7 @@ from dispatch.broker_view import BrokerView, RedisBrokerView
 from dispatch.publisher import Publisher
 from dispatch.recovery import Recovery
 from dispatch.relay import relay
+from shared import metrics
 from shared.config import Settings
 from shared.db import get_engine
 from shared.errors import TransientError
@@ -134,7 +135,9 @@ class DispatchService:
                     assert recovery is not None
                     if not view.lock(RECOVERY_LOCK, self._token, interval * 3):
                         continue
-                    resent = recovery.run_pass().resent
+                    done = recovery.run_pass()
+                    metrics.record_recovered(done.handed_back, len(done.resent))
+                    resent = done.resent
                     if resent:
                         self.nudge(*resent)
                 except (SQLAlchemyError, TransientError, OSError, RedisError) as err:

@@ -54,8 +54,12 @@ def api_cmd(
     bind_host, bind_port = host or settings.api_host, port or settings.api_port
     level = settings.log_level.lower()
     if workers == 1:
-        uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=level)
+        one = settings.model_copy(update={"metrics_multiproc_dir": None})  # one process's own
+        uvicorn.run(create_app(one), host=bind_host, port=bind_port, log_level=level)
     else:  # uvicorn starts the processes and imports the factory in each of them
+        from shared.metrics_export import prepare_multiprocess
+
+        prepare_multiprocess(settings)  # each process reads the directory from its environment
         uvicorn.run(
             "producer.api.app:create_app",
             factory=True,

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from dispatch.publisher import Publisher
 from dispatch.relay import relay
+from shared import metrics
 from shared.models import Ticket, TicketCreate, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def submit_ticket(session: Session, data: TicketCreate, queue: str) -> IntakeRes
     """Store a new ticket, to be sent by a relay; a known (source, external_id) returns the
     stored one (whose message is sent, or will be, already)."""
     ticket, created = persist_ticket(session, data, queue)
+    metrics.record_ticket_received(data.source, "created" if created else "duplicate")
     return IntakeResult(ticket=ticket, created=created)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel import Session, col, select, update
 
+from shared import metrics
 from shared.errors import ConflictError, InputError, NotFoundError
 from shared.models import (
     Review,
@@ -97,4 +100,11 @@ def submit_review(
     session.add(review)
     session.commit()
     session.refresh(review)
+    waited = _aware(review.created_at) - _aware(result.created_at)
+    metrics.record_review(data.decision.value, waited.total_seconds())
     return review
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands datetimes back naive; every stored one is UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -134,6 +134,23 @@ class Settings(BaseSettings):
     imap_poll_interval_s: int = Field(60, ge=1)
     email_max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
 
+    # Metrics (Prometheus): the API serves /metrics behind the API key; each worker serves its
+    # own on a port of this host.
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address a worker's metrics port binds to (loopback by default)."
+    )
+    metrics_port: int = Field(
+        9400,
+        ge=0,
+        le=65535,
+        description="A worker's metrics port; `worker --gpu N` adds N; 0: not served.",
+    )
+    metrics_multiproc_dir: Path | None = Field(
+        None,
+        description="Where `api --workers N` processes share their metrics; default "
+        "data_dir/metrics. Emptied at each start.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

@@ -17,6 +17,7 @@ from knowledge.cli import kb_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
+from review.report_cli import report_cmd
 from shared.config import settings_or_exit
 from shared.errors import ConfigError, DemoError
 from shared.version import ticketflow_version
@@ -28,6 +29,23 @@ def _terminate(*_: object) -> None:
     # A second SIGTERM (e.g. from `timeout` and a supervisor) must not cut the cleanup short.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(128 + signal.SIGTERM)
+
+
+def compose(
+    gpus: int = typer.Option(1, min=1, max=64, help="GPUs on the box: one worker each."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of printing (e.g. docker-compose.yml)."
+    ),
+) -> None:
+    """Write the docker-compose file for a box with GPUS GPUs (see docs/operations.md)."""
+    from ticketflow.compose import render_compose
+
+    text = render_compose(gpus)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({gpus} GPU worker(s))")
 
 
 def demo(
@@ -94,12 +112,14 @@ app.command("api")(api_cmd)
 app.command("requeue")(requeue_cmd)
 app.add_typer(db_cmd, name="db")
 app.command("worker")(worker_cmd)
+app.command("compose")(compose)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("ingest-email")(ingest_email)
+app.command("report")(report_cmd)
 
 if __name__ == "__main__":
     app()

@@ -30,6 +30,14 @@ def pin_gpu(gpu: str) -> str:
     return f"cuda:{gpu}"
 
 
+def metrics_port_for(base: int, gpu: str, option: int) -> int:
+    """One port per worker on a host: the option if given, else the setting plus the GPU index
+    (0 stays 0: metrics off)."""
+    if option >= 0:
+        return option
+    return base + int(gpu) if base and gpu.isdigit() else base
+
+
 def worker_cmd(
     gpu: str = typer.Option(
         "auto",
@@ -45,6 +53,11 @@ def worker_cmd(
     ),
     hostname: str = typer.Option("", help="Celery node name; default ticketflow-gpu<N>@host."),
     loglevel: str = typer.Option("INFO", help="Celery log level: DEBUG, INFO, WARNING, ERROR."),
+    metrics_port: int = typer.Option(
+        -1,
+        help="Port of this worker's /metrics on TICKETFLOW_METRICS_HOST; default "
+        "TICKETFLOW_METRICS_PORT plus the GPU index; 0: none.",
+    ),
 ) -> None:
     """Run a triage worker: load the models once, then take tickets from the queue."""
     try:
@@ -73,6 +86,9 @@ def worker_cmd(
         typer.echo(f"error: cannot start the worker: {type(err).__name__}: {err}", err=True)
         raise typer.Exit(2) from None
 
+    from shared.metrics_export import serve_metrics
+
+    serve_metrics(settings, metrics_port_for(settings.metrics_port, gpu, metrics_port))
     q = queues or f"{settings.queue},{settings.backfill_queue}"
     name = hostname or f"ticketflow-{pinned.replace(':', '')}@%h"
     # app.start, not app.worker_main: worker_main drops the exit code, so a worker that Celery

@@ -18,12 +18,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
-from producer.api import routes_health, routes_tickets
+from producer.api import routes_health, routes_metrics, routes_tickets
 from review import routes as review_routes
+from review import routes_insights
 from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
+from shared.db import get_engine
 from shared.errors import ConflictError, InputError, NotFoundError, TransientError
+from shared.metrics_export import api_registry
+from shared.metrics_live import LiveCollector
 from shared.version import ticketflow_version
 
 log = logging.getLogger(__name__)
@@ -91,6 +95,14 @@ def create_app(
     app.state.redis_client = redis_client or (
         lambda: redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
     )
+    app.state.metrics_registry = api_registry(
+        settings,
+        LiveCollector(
+            app.state.redis_client,
+            lambda: get_engine(settings.resolved_database_url),
+            [settings.queue, settings.backfill_queue],
+        ),
+    )
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(InputError, _error(status.HTTP_422_UNPROCESSABLE_CONTENT))
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))
@@ -102,5 +114,7 @@ def create_app(
     app.include_router(routes_tickets.router)
     app.include_router(review_routes.router)
     app.include_router(routes_health.router)
+    app.include_router(routes_metrics.router)
     app.include_router(review_ui.router)
+    app.include_router(routes_insights.router)
     return app

@@ -65,6 +65,20 @@ def require_write_key(
     _check_key(settings, x_api_key)
 
 
+def require_metrics_key(
+    settings: SettingsDep,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """Always required (volumes and queue names are not for everyone); also taken as
+    ``Authorization: Bearer KEY``, which Prometheus sends from ``authorization.credentials_file``
+    (the Prometheus releases in distributions cannot send a custom header)."""
+    bearer = None
+    if authorization and authorization[:7].lower() == "bearer ":
+        bearer = authorization[7:].strip()
+    _check_key(settings, x_api_key if x_api_key is not None else bearer)
+
+
 def require_read_key(
     settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> None:

@@ -18,6 +18,7 @@ from producer.api.deps import (
 )
 from producer.intake import submit_ticket
 from review.queries import list_tickets, to_public
+from shared import metrics
 from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -40,6 +41,7 @@ def create_ticket(
     """Store the ticket and return; the relay of this process publishes it right after.
     Re-posting an external_id is a no-op."""
     if len(data.body) > settings.max_body_chars:
+        metrics.record_ticket_received(data.source, "rejected")
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [

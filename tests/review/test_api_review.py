@@ -221,3 +221,28 @@ def test_after_id_must_name_a_triaged_ticket(client: TestClient) -> None:
     r = client.get("/review?after_id=999999")
     assert r.status_code == 404 and "start again without after_id" in r.json()["detail"]
     assert client.get("/review?after_id=0").status_code == 422
+
+
+def test_decisions_and_the_pipeline_are_counted_in_metrics(
+    client: TestClient, db_engine: DbEngine
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    claims = value("ticketflow_stage_seconds_count", stage="claim")
+    triaged = value("ticketflow_triage_outcomes_total", outcome="triaged")
+    batches = value("ticketflow_batch_size_count")
+    rejected = value("ticketflow_review_decisions_total", decision="reject")
+    waits = value("ticketflow_review_time_to_decision_seconds_count", decision="reject")
+    tid = _triaged(client, db_engine, "spam spam", "metrics")
+    assert value("ticketflow_stage_seconds_count", stage="claim") == claims + 1
+    assert value("ticketflow_triage_outcomes_total", outcome="triaged") == triaged + 1
+    assert value("ticketflow_batch_size_count") == batches + 1
+    assert _review(client, tid, decision="reject").status_code == 200  # type: ignore[attr-defined]
+    assert value("ticketflow_review_decisions_total", decision="reject") == rejected + 1
+    assert value("ticketflow_review_time_to_decision_seconds_count", decision="reject") == waits + 1
+    # The draft was stored moments ago: the wait lands in the first bucket (1 s).
+    first = value("ticketflow_review_time_to_decision_seconds_bucket", decision="reject", le="1.0")
+    assert first >= 1

@@ -19,6 +19,7 @@ from itertools import count
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import OperationalError
 
+from shared import metrics
 from shared.config import Settings
 from shared.db import get_engine
 from shared.errors import TicketflowError
@@ -112,6 +113,7 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
         _runtime = WorkerRuntime(settings, engine, batcher, db, kb, watchdog, name, load_s)
+        metrics.record_worker_ready(load_s, watchdog.longest_running_s)
         log.info(
             "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
             name,

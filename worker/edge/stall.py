@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from shared import metrics
 from worker.edge.leases import held_requests
 from worker.engine.base import ChatMessages, Classification, Engine, EngineInfo
 
@@ -63,6 +64,12 @@ class StallWatchdog:
 
     def close(self) -> None:
         self._closed.set()
+
+    def longest_running_s(self) -> float:
+        """Seconds the oldest model call in progress has run; 0 when none runs."""
+        with self._lock:
+            starts = [start for start, _ in self._calls.values()]
+        return time.monotonic() - min(starts) if starts else 0.0
 
     def _watch(self) -> None:
         while not self._closed.wait(min(1.0, self.stall_s / 4)):
@@ -129,6 +136,7 @@ def hand_back_messages() -> int:
 
 
 def _report(elapsed: float, items: int) -> None:
+    metrics.record_stall()
     log.critical(
         "a model call on %d text(s) has not returned after %.0fs (wedged GPU or driver?); "
         "exiting with code %d",

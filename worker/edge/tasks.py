@@ -19,6 +19,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready, worke
 
 from dispatch.publisher import CeleryPublisher
 from dispatch.service import DispatchService
+from shared import metrics
 from shared.celery_app import app
 from shared.config import get_settings
 from shared.db import get_engine
@@ -99,6 +100,9 @@ def _shutdown(sender: Any = None, **_: Any) -> None:
 def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
     # Normally loaded at worker start; a custom pool that skipped our hooks loads it here once.
     rt = get_runtime() if runtime_started() else start_runtime(get_settings())
+    delivery = self.request.delivery_info or {}
+    if delivery.get("redelivered"):
+        metrics.record_redelivery()
     waited_here = 0  # retries done in this call because the broker could not take them
     while True:
         try:
@@ -111,17 +115,22 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
                 worker=rt.name,
                 threshold=rt.settings.confidence_threshold,
                 lease_s=rt.settings.lease_s,
+                queue=delivery.get("routing_key") or "",
             ).value
         except TransientError as err:
             retries = self.request.retries + waited_here
             if retries >= rt.settings.max_retries:
+                metrics.record_failure("retries_exhausted")
                 return _fail(self, ticket_id, revision, f"gave up after {retries} retries: {err}")
+            metrics.record_retry()
             _retry_or_wait(self, ticket_id, err, min(2**retries, MAX_COUNTDOWN_S))
             waited_here += 1
         except PermanentError as err:
+            metrics.record_failure("permanent")
             return _fail(self, ticket_id, revision, str(err))
         except Exception as err:  # a bug or an unforeseen error: the ticket must still say so
             log.exception("ticket %s rev %s: unexpected error", ticket_id, revision)
+            metrics.record_failure("unexpected")
             return _fail(
                 self, ticket_id, revision, f"unexpected error: {err.__class__.__name__}: {err}"
             )

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from shared import metrics
 from worker.drafting.prompt_budget import PromptFitter, render_chat
 from worker.engine.base import ChatMessages
 from worker.engine.device import pick_dtype
@@ -83,6 +84,7 @@ class DraftGenerator:
             max_time=self.max_seconds,
         )
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
+        metrics.record_generated_tokens(int((new_tokens != self.tokenizer.pad_token_id).sum()))
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         # A reply begun in the chat (its opening) is part of the draft.
         begun = [c[-1]["content"] if c[-1]["role"] == "assistant" else "" for c in chats]

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 
+from shared import metrics
 from shared.errors import PermanentError, TransientError
 from shared.models import TriageResult
 from worker.drafting.citations import finish_draft
@@ -100,6 +101,7 @@ def run_batch(
     drafts = engine.draft(chats)
     t3 = time.perf_counter()
     c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
+    metrics.record_batch(len(jobs), t1 - t0, t2 - t1, t3 - t2)
     out = []
     for lab, d, hs in zip(labels, drafts, hits, strict=True):
         draft, cites = finish_draft(
@@ -174,14 +176,18 @@ def process_ticket(
     worker: str,
     threshold: float,
     lease_s: float = 0.0,
+    queue: str = "",
 ) -> Outcome:
     try:
-        outcome, view, queue_ms = claim(db, ticket_id, revision, holder=worker, lease_s=lease_s)
+        with metrics.stage("claim"):
+            outcome, view, queue_ms = claim(db, ticket_id, revision, worker, lease_s)
     except DB_UNAVAILABLE as err:
         raise transient(err) from err
     if outcome is not None:
         log.info("ticket %s rev %s: %s", ticket_id, revision, outcome)
+        metrics.record_outcome(outcome)
         return outcome
+    metrics.record_time_in_queue(queue, queue_ms)
     try:
         out = submit(TriageJob(ticket_id, view))
     except Exception as err:
@@ -191,6 +197,9 @@ def process_ticket(
         raise PermanentError(f"model failed on this ticket: {reason}") from err
     result = _result(ticket_id, revision, out, engine, worker, queue_ms, threshold)
     try:
-        return store(db, result)
+        with metrics.stage("store"):
+            stored = store(db, result)
     except DB_UNAVAILABLE as err:
         raise transient(err) from err
+    metrics.record_outcome(stored)
+    return stored
