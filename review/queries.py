@@ -9,6 +9,8 @@ from sqlmodel import Session, col, select
 from shared.errors import NotFoundError
 from shared.models import (
     PRIORITY_RANK,
+    OutboundMessage,
+    OutboundPublic,
     Review,
     ReviewPublic,
     Ticket,
@@ -40,11 +42,17 @@ def to_public(session: Session, ticket: Ticket, *, new: bool = False) -> TicketP
     review = session.exec(
         select(Review).where(Review.ticket_id == ticket.id).order_by(col(Review.id).desc())
     ).first()
+    outbound = session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.ticket_id == ticket.id)
+        .order_by(col(OutboundMessage.id).desc())
+    ).first()
     return TicketPublic.model_validate(
         ticket,
         update={
             "triage": TriagePublic.model_validate(result) if result else None,
             "review": ReviewPublic.model_validate(review) if review else None,
+            "delivery": OutboundPublic.model_validate(outbound) if outbound else None,
         },
     )
 
