@@ -149,7 +149,7 @@ def _record_reply(
         return  # the reply itself went to the webhooks as reply.sent
     data: dict[str, Any] = {
         "revision": message.revision,
-        "channel": message.channel.value,
+        "channel": str(message.channel),
         "message_id": message.remote_id,
     }
     if status == DeliveryStatus.failed:

@@ -91,7 +91,7 @@ def test_undo_inside_the_hold_time(session: Session, dsettings: Settings) -> Non
     back = undo_approval(session, t.id)
     assert back.status == "triaged"
     assert _outbound(session) == [] and session.exec(select(Review)).all() == []
-    # The reviewer decides again; this time the reply is sent.
+    # The reviewer decides again, and this time rejects: nothing is written.
     submit_review(
         session, t.id, ReviewCreate(decision="reject", reviewer="s", revision=1), {}, held
     )
