@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import format_datetime, formataddr
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -111,7 +112,8 @@ def build_email(
     mail["From"] = formataddr((one_line(support_name), support_address))
     mail["To"] = formataddr((one_line(customer_name), to))
     mail["Subject"] = one_line(message.subject)
-    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    # The approval's time, not the attempt's: a re-sent copy is byte-for-byte the same.
+    mail["Date"] = format_datetime(_as_utc(message.created_at), usegmt=True)
     mail["Message-ID"] = message.remote_id
     if message.in_reply_to:
         mail["In-Reply-To"] = message.in_reply_to
@@ -119,3 +121,7 @@ def build_email(
         mail["References"] = message.reference_ids
     mail.set_content(message.body)
     return mail
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

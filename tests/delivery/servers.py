@@ -4,6 +4,7 @@ reached over real TCP connections, like any remote server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -28,10 +29,11 @@ class SmtpSink:
         self.port = port or free_port()
         self.received: list[bytes] = []
         self.refuse: set[str] = set()
+        self.delay_s = 0.0  # per message, so that a test can stop a sender mid-batch
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address in self.refuse:
@@ -39,10 +41,10 @@ class SmtpSink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         with self._lock:
             self.received.append(content)
         return "250 Message accepted for delivery"
@@ -85,7 +87,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 n = len(receiver.requests)
                 receiver.requests.append(

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from delivery.send import Channels, Outcome, deliver_reply
-from producer.email.ingest import EmailIngester, Outcome as IngestOutcome
+from producer.email.ingest import EmailIngester
+from producer.email.ingest import Outcome as IngestOutcome
 from shared.config import Settings
 from shared.models import OutboundMessage, Ticket, TicketMessage
 from tests.delivery.conftest import approved
@@ -88,7 +89,10 @@ def approved_existing(session: Session, settings: Settings, ticket: Ticket) -> T
     make_result(session, ticket.id, draft_reply="Your refund is on its way.")
     assert ticket.id is not None
     submit_review(
-        session, ticket.id, ReviewCreate(decision="approve", reviewer="s", revision=1), {},
+        session,
+        ticket.id,
+        ReviewCreate(decision="approve", reviewer="s", revision=1),
+        {},
         settings,
     )
     return ticket
