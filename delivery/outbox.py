@@ -13,10 +13,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from delivery.compose import reply_fields
-from delivery.events import add_event
 from shared.config import Settings
 from shared.errors import ConflictError
 from shared.models import DeliveryStatus, OutboundMessage, Ticket, WebhookDelivery, utcnow
+from shared.webhook_events import add_event
 
 
 def add_reply(session: Session, ticket: Ticket, body: str, settings: Settings) -> OutboundMessage:

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from delivery.events import add_event
 from producer.email.thread import ensure_first_message
 from shared.config import Settings
 from shared.models import (
@@ -28,6 +27,7 @@ from shared.models import (
     WebhookDelivery,
     utcnow,
 )
+from shared.webhook_events import add_event
 
 log = logging.getLogger(__name__)
 Row = type[OutboundMessage] | type[WebhookDelivery]

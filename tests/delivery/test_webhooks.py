@@ -155,3 +155,29 @@ def test_api_ticket_without_webhooks_fails_clearly(
     channels.close()
     session.refresh(reply)
     assert "TICKETFLOW_WEBHOOK_URLS is empty" in (reply.last_error or "")
+
+
+def test_ticket_triaged_event_commits_with_the_result(
+    session: Session, db_engine: Engine, hsettings: Settings, receiver: WebhookReceiver
+) -> None:
+    from tests.factories import make_ticket
+    from worker.engine.fake_engine import FakeEngine
+    from worker.pipeline.triage import process_ticket, run_batch
+
+    t = make_ticket(session)
+    engine = FakeEngine()
+    process_ticket(
+        t.id or 0,
+        1,
+        db=db_engine,
+        engine=engine,
+        submit=lambda j: run_batch(engine, [j])[0],
+        worker="w",
+        threshold=0.5,
+        webhook_urls=[receiver.url],
+    )
+    assert _events(db_engine, hsettings) == [Outcome.sent]
+    (req,) = receiver.requests
+    assert req["verified"] and req["body"]["event"] == "ticket.triaged"
+    assert req["body"]["data"]["ticket_id"] == t.id and req["body"]["data"]["revision"] == 1
+    assert "category" in req["body"]["data"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +174,7 @@ def process_ticket(
     worker: str,
     threshold: float,
     lease_s: float = 0.0,
+    webhook_urls: Sequence[str] = (),
 ) -> Outcome:
     try:
         outcome, view, queue_ms = claim(db, ticket_id, revision, holder=worker, lease_s=lease_s)
@@ -191,6 +192,6 @@ def process_ticket(
         raise PermanentError(f"model failed on this ticket: {reason}") from err
     result = _result(ticket_id, revision, out, engine, worker, queue_ms, threshold)
     try:
-        return store(db, result)
+        return store(db, result, webhook_urls)
     except DB_UNAVAILABLE as err:
         raise transient(err) from err

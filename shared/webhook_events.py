@@ -1,5 +1,7 @@
 """Webhook events: one ``webhook_delivery`` row per event and endpoint, written in the same
-transaction as the change it reports, so an event is never lost nor invented.
+transaction as the change it reports, so an event is never lost nor invented. In ``shared/``
+because every stage writes them (the worker ``ticket.triaged``, review ``ticket.reviewed``,
+delivery the ``reply.*`` events); ``ticketflow deliver`` sends them.
 
 Events: ``ticket.triaged``, ``ticket.reviewed``, ``reply.sent``, ``reply.failed``. The
 payload is ``{"id", "event", "created_at", "data"}``; ``id`` is the same for every endpoint,
