@@ -9,19 +9,22 @@ import threading
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from ticketflow.processes import free_port
 
 
 class SmtpSink:
     """Accepts every mail; refuses recipients in ``refuse`` (550). ``stop``/``start`` take
-    the server down and up on the same port."""
+    the server down and up on the same port. With ``login`` it requires SMTP AUTH (PLAIN or
+    LOGIN) with that user and password, also without TLS (loopback only)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.login = login
         self.received: list[bytes] = []
         self.refuse: set[str] = set()
         self.delay_s = 0.0  # per message, so that a test can stop a sender mid-batch
@@ -44,12 +47,33 @@ class SmtpSink:
             self.received.append(content)
         return "250 Message accepted for delivery"
 
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self.login is not None
+        ok = (
+            isinstance(data, LoginPassword)
+            and (
+                data.login.decode(),
+                data.password.decode(),
+            )
+            == self.login
+        )
+        return AuthResult(success=ok, handled=False)
+
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> SmtpSink:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        auth: dict[str, Any] = {}
+        if self.login is not None:
+            auth = {
+                "authenticator": self._authenticate,
+                "auth_required": True,
+                "auth_require_tls": False,
+            }
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
         return self
 

@@ -188,3 +188,28 @@ def test_rejected_or_unreviewed_never_sent(
     }
     channels.close()
     assert session.exec(select(OutboundMessage)).all() == [] and smtp_sink.received == []
+
+
+# aiosmtpd warns that AUTH without TLS is unsafe: true, and the reason this is loopback only.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_smtp_auth_with_the_password_from_the_url(
+    session: Session, db_engine: Engine, dsettings: Settings
+) -> None:
+    from pydantic import SecretStr
+
+    sink = SmtpSink(login=("bot@shop.example", "p@ss word")).start()
+    try:
+        good = f"smtp://bot%40shop.example:p%40ss%20word@127.0.0.1:{sink.port}"
+        bad = f"smtp://bot%40shop.example:wrong@127.0.0.1:{sink.port}"
+        approved(session, dsettings)
+        refused = dsettings.model_copy(update={"smtp_url": SecretStr(bad)})
+        assert _deliver(db_engine, refused) == [Outcome.retry]
+        assert "SMTP login refused (535)" in (_row(session).last_error or "")
+        import time
+
+        time.sleep(0.06)
+        accepted = dsettings.model_copy(update={"smtp_url": SecretStr(good)})
+        assert _deliver(db_engine, accepted) == [Outcome.sent]
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        sink.stop()
