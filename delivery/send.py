@@ -52,7 +52,7 @@ class Channels:
     @classmethod
     def from_settings(cls, settings: Settings) -> Channels:
         url = settings.smtp_url.get_secret_value()
-        smtp = SmtpChannel(url, settings.smtp_timeout_s) if url else None
+        smtp = SmtpChannel(url, settings.smtp_timeout_s, settings.smtp_ca_file) if url else None
         hooks = WebhookChannel(
             settings.webhook_secret.get_secret_value(), settings.webhook_timeout_s
         )

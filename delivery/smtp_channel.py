@@ -3,7 +3,8 @@
 Errors are sorted for the caller: a 5xx answer (recipient refused, message rejected) is a
 ``PermanentError``; a 4xx answer, a refused or dropped connection or a timeout is a
 ``TransientError`` (retry with backoff). Each sending thread keeps its own connection open
-between messages and opens a new one when the server has dropped it.
+between messages; one idle for a while is checked with NOOP first and replaced if the server
+dropped it. TLS certificates are always verified (``TICKETFLOW_SMTP_CA_FILE`` for a private CA).
 """
 
 from __future__ import annotations
@@ -11,18 +12,28 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
+import time
 from email.message import EmailMessage
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from shared.errors import PermanentError, TransientError
 
 TRUE = ("1", "true", "yes", "on")
+IDLE_CHECK_S = 10.0  # a kept connection idle this long is checked (NOOP) before a send
 
 
 class SmtpChannel:
-    def __init__(self, url: str, timeout_s: float, local_hostname: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float,
+        ca_file: Path | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        self.ca_file = ca_file
         self.local_hostname = local_hostname
         self._local = threading.local()
         parts = urlsplit(url)
@@ -34,7 +45,7 @@ class SmtpChannel:
         self.password = unquote(parts.password or "")
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file)
         smtp: smtplib.SMTP
         if self.tls:
             smtp = smtplib.SMTP_SSL(
@@ -53,9 +64,17 @@ class SmtpChannel:
         return smtp
 
     def _connection(self) -> smtplib.SMTP:
-        smtp = getattr(self._local, "smtp", None)
+        smtp: smtplib.SMTP | None = getattr(self._local, "smtp", None)
+        idle = time.monotonic() - getattr(self._local, "used", 0.0)
+        if smtp is not None and idle > IDLE_CHECK_S:
+            try:
+                smtp.noop()
+            except (smtplib.SMTPException, OSError):
+                self.close()
+                smtp = None
         if smtp is None:
             smtp = self._local.smtp = self._connect()
+        self._local.used = time.monotonic()
         return smtp
 
     def close(self) -> None:
@@ -70,11 +89,7 @@ class SmtpChannel:
     def send(self, mail: EmailMessage, sender: str, recipient: str) -> None:
         """Send one message; raises ``PermanentError`` or ``TransientError``."""
         try:
-            try:
-                refused = self._connection().send_message(mail, sender, [recipient])
-            except smtplib.SMTPServerDisconnected:
-                self.close()  # a kept connection the server closed meanwhile: one new try
-                refused = self._connection().send_message(mail, sender, [recipient])
+            refused = self._connection().send_message(mail, sender, [recipient])
         except smtplib.SMTPRecipientsRefused as err:
             code, text = next(iter(err.recipients.values()), (0, b""))
             raise _by_code(code, text, "recipient refused") from None
@@ -89,6 +104,12 @@ class SmtpChannel:
         except smtplib.SMTPNotSupportedError as err:
             self.close()
             raise PermanentError(f"SMTP server does not support this: {err}") from None
+        except ssl.SSLCertVerificationError as err:
+            self.close()
+            raise TransientError(
+                f"SMTP server certificate not trusted ({err.verify_message}): check "
+                "TICKETFLOW_SMTP_CA_FILE"
+            ) from None
         except (smtplib.SMTPException, OSError) as err:  # refused, dropped, timed out, TLS
             self.close()
             raise TransientError(f"SMTP server unreachable: {type(err).__name__}: {err}") from None

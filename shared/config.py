@@ -144,6 +144,9 @@ class Settings(BaseSettings):
         "?starttls=true), smtps://... (TLS from the start); empty: email replies wait.",
     )
     smtp_timeout_s: float = Field(10.0, gt=0, le=120, description="One SMTP conversation.")
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM certificates to trust for the SMTP server; default: the system's."
+    )
     support_address: str = Field("", max_length=320, description="From address of replies.")
     support_name: str = Field("Support", max_length=200, description="From display name.")
     webhook_urls: str = Field("", description="Comma-separated http(s) endpoints for events.")

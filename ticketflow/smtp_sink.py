@@ -5,6 +5,7 @@ calling process."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from email import message_from_bytes, policy
@@ -22,9 +23,19 @@ class SmtpSink:
     the server down and up on the same port. With ``login`` it requires SMTP AUTH (PLAIN or
     LOGIN) with that user and password, also without TLS (loopback only)."""
 
-    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        login: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+        starttls: bool = False,
+    ) -> None:
+        """``tls``: the server's context; TLS from the first byte (smtps), or after STARTTLS
+        (required then) with ``starttls``."""
         self.port = port or free_port()
         self.login = login
+        self.tls = tls
+        self.starttls = starttls
         self.received: list[bytes] = []
         self.refuse: set[str] = set()
         self.delay_s = 0.0  # per message, so that a test can stop a sender mid-batch
@@ -63,7 +74,9 @@ class SmtpSink:
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        if self.tls is not None and not self.starttls:
+            return f"smtps://127.0.0.1:{self.port}"
+        return f"smtp://127.0.0.1:{self.port}" + ("?starttls=true" if self.starttls else "")
 
     def start(self) -> SmtpSink:
         auth: dict[str, Any] = {}
@@ -73,6 +86,10 @@ class SmtpSink:
                 "auth_required": True,
                 "auth_require_tls": False,
             }
+        if self.tls is not None and self.starttls:
+            auth.update(tls_context=self.tls, require_starttls=True)
+        elif self.tls is not None:
+            auth.update(ssl_context=self.tls)
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **auth)
         self._controller.start()
         return self
