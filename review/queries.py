@@ -6,11 +6,13 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from review.outbox import channel_for, reply_subject
 from shared.errors import NotFoundError
 from shared.models import (
     PRIORITY_RANK,
     OutboundMessage,
     OutboundPublic,
+    ReplyPreview,
     Review,
     ReviewPublic,
     Ticket,
@@ -53,7 +55,16 @@ def to_public(session: Session, ticket: Ticket, *, new: bool = False) -> TicketP
             "triage": TriagePublic.model_validate(result) if result else None,
             "review": ReviewPublic.model_validate(review) if review else None,
             "delivery": OutboundPublic.model_validate(outbound) if outbound else None,
+            "reply_preview": _preview(ticket) if ticket.status == TicketStatus.triaged else None,
         },
+    )
+
+
+def _preview(ticket: Ticket) -> ReplyPreview:
+    return ReplyPreview(
+        channel=channel_for(ticket),
+        recipient=ticket.customer_email,
+        subject=reply_subject(ticket.id or 0, ticket.subject),
     )
 
 

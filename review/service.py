@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlmodel import Session, col, select, update
 
-from delivery.outbox import add_reply, add_review_event, withdraw_reply
+from review.outbox import add_reply, add_review_event, withdraw_reply
 from shared.config import Settings, get_settings
 from shared.errors import ConflictError, InputError, NotFoundError
 from shared.models import (

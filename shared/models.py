@@ -161,6 +161,8 @@ class TicketPublic(TicketBase):
     review: ReviewPublic | None = None
     # The approved reply on its way to the customer (newest first), with its status.
     delivery: OutboundPublic | None = None
+    # While a draft awaits review: where approving would send it, and under which subject.
+    reply_preview: ReplyPreview | None = None
 
 
 # GET /tickets, GET /review: one page of tickets.
@@ -394,6 +396,13 @@ class OutboundPublic(OutboundBase):
     send_after: datetime
     sent_at: datetime | None
     created_at: datetime
+
+
+# Where approving a triaged ticket's draft would send it (the text is ``triage.draft_reply``).
+class ReplyPreview(SQLModel):
+    channel: DeliveryChannel
+    recipient: str | None
+    subject: str
 
 
 # Table: one event for one webhook endpoint, and what happened to it (the delivery log).

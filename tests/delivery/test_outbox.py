@@ -149,3 +149,16 @@ def test_api_shows_the_reply_and_undo(client: TestClient, db_engine: Engine) -> 
     r = client.post(f"/tickets/{tid}/review/undo", headers=KEY)
     assert r.status_code == 409 and "not approved" in r.json()["detail"]
     assert client.post("/tickets/999999/review/undo", headers=KEY).status_code == 404
+
+
+def test_review_queue_previews_what_approving_sends(client: TestClient, db_engine: Engine) -> None:
+    from tests.review.test_api_review import _triaged
+
+    tid = _triaged(client, db_engine, "Where is my parcel?", "prev-1")
+    (item,) = client.get("/review", headers=KEY).json()["items"]
+    assert item["id"] == tid and item["delivery"] is None
+    assert item["reply_preview"] == {
+        "channel": "webhook",  # an API ticket without an address
+        "recipient": None,
+        "subject": f"Re: Your request [TF-{tid}]",
+    }
