@@ -70,7 +70,8 @@ class DispatchService:
         if self._threads:
             return
         self._stop.clear()
-        loops = [(f"relay-{self.outbox.name}", self._relay_loop)]
+        relay_name = "relay" if self.outbox is TICKETS else f"relay-{self.outbox.name}"
+        loops = [(relay_name, self._relay_loop)]
         if self.settings.recovery_interval_s > 0 and self.view_factory is not None:
             loops.append(("recovery", self._recovery_loop))
         for name, target in loops:
