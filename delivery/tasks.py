@@ -48,14 +48,28 @@ def channels() -> Channels:
 
 @app.task(name=DELIVER_REPLY, acks_late=True, shared=False)
 def deliver_reply_task(row_id: int) -> str:
-    settings = get_settings()
-    return deliver_reply(get_engine(settings.resolved_database_url), settings, channels(), row_id)
+    return _run(deliver_reply, "reply", row_id)
 
 
 @app.task(name=DELIVER_WEBHOOK, acks_late=True, shared=False)
 def deliver_webhook_task(row_id: int) -> str:
+    return _run(deliver_event, "webhook event", row_id)
+
+
+def _run(job: Any, what: str, row_id: int) -> str:
+    """The database being away is not this message's failure: the row keeps its state
+    (pending, or sending until its lease ends) and the relay or the sweeper sends it again."""
     settings = get_settings()
-    return deliver_event(get_engine(settings.resolved_database_url), settings, channels(), row_id)
+    try:
+        return str(job(get_engine(settings.resolved_database_url), settings, channels(), row_id))
+    except SQLAlchemyError as err:
+        log.warning(
+            "%s %s: database unavailable, left for the sweeper: %s",
+            what,
+            row_id,
+            str(err).splitlines()[0] if str(err) else type(err).__name__,
+        )
+        return "deferred"
 
 
 def relays(settings: Settings, delivery_app: Celery) -> list[DispatchService]:
