@@ -192,6 +192,7 @@ def test_rejected_or_unreviewed_never_sent(
 
 # aiosmtpd warns that AUTH without TLS is unsafe: true, and the reason this is loopback only.
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # network only
 def test_smtp_auth_with_the_password_from_the_url(
     session: Session, db_engine: Engine, dsettings: Settings
 ) -> None:

@@ -19,6 +19,9 @@ from shared.models import OutboundMessage
 from tests.delivery.conftest import approved
 from ticketflow.smtp_sink import SmtpSink
 
+# The TLS handshake does not depend on the database: one backend keeps CI short.
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

@@ -118,6 +118,7 @@ def test_a_4xx_is_permanent(
     assert row.last_error == "webhook answered 410 Gone" and row.attempts == 1
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # network only
 def test_refused_and_timed_out_endpoints_retry(
     session: Session, db_engine: Engine, hsettings: Settings, receiver: WebhookReceiver
 ) -> None:
