@@ -17,8 +17,8 @@ from shared.config import Settings
 from shared.db import make_engine
 from shared.models import OutboundMessage, TicketMessage
 from tests.conftest import REDIS_TEST_URL
-from tests.delivery.conftest import approved
-from tests.delivery.servers import SmtpSink
+from tests.delivery.conftest import SECRET, approved
+from tests.delivery.servers import SmtpSink, WebhookReceiver
 from ticketflow.processes import Child, child_env, spawn, ticketflow_cmd, wait_until
 
 pytestmark = pytest.mark.integration
@@ -34,11 +34,7 @@ def sink() -> Iterator[SmtpSink]:
     s.stop()
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_sigkill_mid_batch_delivers_each_reply_once(
-    db_url: str, settings: Settings, sink: SmtpSink, tmp_path: Path
-) -> None:
-    queue = f"it-out-{uuid.uuid4().hex[:8]}"
+def _env(db_url: str, queue: str, sink: SmtpSink, tmp_path: Path, **extra: str) -> dict[str, str]:
     values = {
         "database_url": db_url,
         "redis_url": REDIS_TEST_URL,
@@ -56,8 +52,17 @@ def test_sigkill_mid_batch_delivers_each_reply_once(
         "task_time_limit_s": "10",
         "visibility_timeout_s": "12",
         "data_dir": str(tmp_path),
+        **extra,
     }
-    env = child_env({f"TICKETFLOW_{k.upper()}": v for k, v in values.items()})
+    return child_env({f"TICKETFLOW_{k.upper()}": v for k, v in values.items()})
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_sigkill_mid_batch_delivers_each_reply_once(
+    db_url: str, settings: Settings, sink: SmtpSink, tmp_path: Path
+) -> None:
+    queue = f"it-out-{uuid.uuid4().hex[:8]}"
+    env = _env(db_url, queue, sink, tmp_path)
     s = settings.model_copy(update={"support_address": "help@shop.example"})
     db = make_engine(db_url)
     with Session(db, expire_on_commit=False) as session:
@@ -101,3 +106,52 @@ def test_sigkill_mid_batch_delivers_each_reply_once(
     assert all(len(copies) == 1 for copies in by_id.values())  # a repeat is the same bytes
     assert len(outgoing) == N  # one outgoing message per ticket, whatever the repeats
     print(f"received {len(sink.received)} mails for {N} replies; repeats: {len(repeats)}")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_smtp_down_then_up_and_signed_events(
+    db_url: str, settings: Settings, sink: SmtpSink, tmp_path: Path
+) -> None:
+    """The SMTP server is down when `ticketflow deliver` starts: replies are retried with
+    backoff and delivered once it is back; their webhook events reach a real HTTP receiver,
+    signed."""
+    sink.delay_s = 0.0
+    sink.stop()
+    receiver = WebhookReceiver(SECRET).start()
+    queue = f"it-out-{uuid.uuid4().hex[:8]}"
+    env = _env(
+        db_url, queue, sink, tmp_path,
+        delivery_backoff_s="0.3", delivery_max_backoff_s="0.6", delivery_max_attempts="50",
+        webhook_urls=receiver.url, webhook_secret=SECRET,
+    )  # fmt: skip
+    s = settings.model_copy(
+        update={"support_address": "help@shop.example", "webhook_urls": receiver.url}
+    )
+    db = make_engine(db_url)
+    with Session(db, expire_on_commit=False) as session:
+        for i in range(3):
+            approved(session, s, external_id=f"d{i}", customer_email=f"d{i}@example.com")
+        approved(session, s, "reject", external_id="rejected")
+
+    def rows() -> list[OutboundMessage]:
+        with Session(db) as session:
+            return list(session.exec(select(OutboundMessage)).all())
+
+    child = spawn("deliver-down", ticketflow_cmd("deliver"), env, tmp_path / "logs")
+    try:
+        wait_until(lambda: all(r.attempts >= 2 for r in rows()), 60, "two refused tries", child)
+        now = rows()
+        assert all(r.status in ("pending", "sending") for r in now)  # retried, not given up
+        assert all("SMTP server unreachable" in (r.last_error or "") for r in now)
+        sink.start()
+        wait_until(lambda: all(r.status == "sent" for r in rows()), 60, "delivery", child)
+        wait_until(lambda: len(receiver.requests) >= 7, 30, "the webhook events", child)
+    finally:
+        child.stop()
+        receiver.stop()
+        redis.Redis.from_url(REDIS_TEST_URL).delete(queue)
+        db.dispose()
+    assert len(sink.received) == 3  # the rejected ticket's draft never went out
+    events = Counter(r["body"]["event"] for r in receiver.requests)
+    assert events == {"ticket.reviewed": 4, "reply.sent": 3}
+    assert all(r["verified"] for r in receiver.requests)
