@@ -34,6 +34,7 @@ TICKET_TAG = re.compile(r"\[TF-(\d{1,9})\]", re.IGNORECASE)
 REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|antw)\s*:", re.IGNORECASE)
 MAX_REFERENCES = 20  # RFC 5322 allows trimming; clients need the first and the last few
 NO_DOMAIN = "ticketflow.invalid"
+DOMAIN = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")  # what a Message-ID's right side may be
 
 
 def one_line(value: str | None) -> str:
@@ -74,7 +75,8 @@ def reply_fields(
     assert ticket.id is not None
     channel = channel_for(ticket)
     key = f"ticket-{ticket.id}-rev-{ticket.revision}"
-    domain = support_address.rpartition("@")[2] or NO_DOMAIN
+    domain = support_address.rpartition("@")[2].strip()
+    domain = domain if DOMAIN.fullmatch(domain) else NO_DOMAIN
     fields: dict[str, Any] = {
         "ticket_id": ticket.id,
         "revision": ticket.revision,
