@@ -18,6 +18,7 @@ COPY dispatch ./dispatch
 COPY producer ./producer
 COPY worker ./worker
 COPY review ./review
+COPY delivery ./delivery
 COPY knowledge ./knowledge
 COPY training ./training
 COPY ticketflow ./ticketflow

@@ -30,7 +30,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared dispatch producer worker review knowledge training ticketflow
+	$(BIN)/mypy shared dispatch producer worker review delivery knowledge training ticketflow
 
 format: install
 	$(BIN)/ruff format .
@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/banking77_accuracy.py ../shared/data/banking77/train.csv
 	$(BIN)/python bench/backfill_load.py ../shared/data/banking77/train.csv
 	$(BIN)/python bench/intake_throughput.py
+	$(BIN)/python bench/delivery_throughput.py
 
 # Re-resolve every pin from pyproject.toml, torch held at requirements/pins.txt's release:
 # lock.txt is the project with its dev extra (what scripts/bootstrap.sh installs), bench.txt

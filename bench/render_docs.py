@@ -70,6 +70,10 @@ SCRIPTS = {
         "Micro-batching throughput",
         "python bench/batching_throughput.py --json PATH",
     ),
+    "bench/delivery_throughput.py": (
+        "Delivery throughput",
+        "python bench/delivery_throughput.py --database-url URL --json PATH",
+    ),
     "bench/backfill_load.py": (
         "Backfill load",
         "python bench/backfill_load.py ../shared/data/banking77/train.csv --database-url URL "

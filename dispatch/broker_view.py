@@ -20,6 +20,7 @@ import redis
 from kombu.transport.redis import Channel
 
 from dispatch.publisher import CLAIMED_AT_HEADER
+from shared.task_names import TRIAGE_TICKET
 
 log = logging.getLogger(__name__)
 UNACKED_KEY = Channel.unacked_key
@@ -58,8 +59,11 @@ def _text(value: bytes | str) -> str:
 
 
 def triage_args(payload: dict[str, Any]) -> tuple[int, int] | None:
-    """(ticket_id, revision) of a kombu message payload, None if it is not a triage message."""
+    """(ticket_id, revision) of a kombu message payload, None if it is not a triage message
+    (a delivery message on the same Redis carries an outbox row's id, not a ticket's)."""
     try:
+        if payload.get("headers", {}).get("task", TRIAGE_TICKET) != TRIAGE_TICKET:
+            return None
         body = payload["body"]
         if payload.get("properties", {}).get("body_encoding") == "base64":
             body = base64.b64decode(body)

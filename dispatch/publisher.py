@@ -1,4 +1,5 @@
-"""Publishing one triage message by task name. Nothing here imports the worker."""
+"""Publishing one message by task name: a ticket to triage, or an outbox row to deliver.
+Nothing here imports the worker."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ class CeleryPublisher:
                 TRIAGE_TICKET,
                 args=[ticket_id, revision],
                 queue=queue,
+                retry=False,
+                headers={CLAIMED_AT_HEADER: claimed_at.timestamp()},
+            )
+        except (KombuOperationalError, RedisError, OSError) as err:
+            raise TransientError(f"could not reach the queue: {err}") from err
+
+
+class OutboxPublisher:
+    """Publishes ``task(row_id)`` for a delivery outbox row on one queue, like
+    ``CeleryPublisher``: no retry here, the relay gives the claim back on failure."""
+
+    def __init__(self, app: Celery, task: str, queue: str) -> None:
+        self.app = app
+        self.task = task
+        self.queue = queue
+
+    def send(self, row_id: int, revision: int, queue: str, claimed_at: datetime) -> None:
+        try:
+            self.app.send_task(
+                self.task,
+                args=[row_id],
+                queue=self.queue,
                 retry=False,
                 headers={CLAIMED_AT_HEADER: claimed_at.timestamp()},
             )

@@ -1,6 +1,8 @@
-"""Claim stored tickets, publish them, and give back what could not be published.
+"""Claim stored rows, publish them, and give back what could not be published.
 
-A claim is one conditional UPDATE that stamps ``enqueued_at`` on tickets still unsent, so any
+Tickets by default; any other ``dispatch.outbox.Outbox`` (approved replies, webhook events)
+goes through the same functions. A claim is one conditional UPDATE that stamps
+``enqueued_at`` on rows still unsent, so any
 number of relays (every API and worker process, a backfill) can run at once without sending a
 ticket twice: on PostgreSQL a concurrent claimer re-checks the row after the first one's
 commit, and SQLite has one writer at a time. Publishing happens after that transaction ended,
@@ -19,12 +21,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from dispatch.outbox import TICKETS, Outbox
 from dispatch.publisher import Publisher
 from shared import metrics
 from shared.errors import TransientError
-from shared.models import Ticket, TicketStatus, utcnow
+from shared.models import utcnow
 
 log = logging.getLogger(__name__)
 CLAIM_PAGE = 200
@@ -35,10 +38,14 @@ MAX_PUBLISH_LAG_S = 5.0
 
 @dataclass(frozen=True)
 class Claim:
-    ticket_id: int
-    revision: int
+    row_id: int  # a ticket's id for the tickets outbox
+    revision: int  # the outbox's version column; 1 where it has none
     queue: str
     claimed_at: datetime
+
+    @property
+    def ticket_id(self) -> int:
+        return self.row_id
 
 
 def claim(
@@ -47,43 +54,40 @@ def claim(
     ids: Sequence[int] | None = None,
     stored_before: datetime | None = None,
     limit: int = CLAIM_PAGE,
+    outbox: Outbox = TICKETS,
 ) -> list[Claim]:
-    """Claim up to ``limit`` unsent tickets: these ``ids``, or any stored before the time."""
+    """Claim up to ``limit`` unsent rows: these ``ids``, or any stored before the time."""
     now = utcnow()
-    unsent = (col(Ticket.status) == TicketStatus.queued, col(Ticket.enqueued_at).is_(None))
-    pending = select(Ticket.id).where(*unsent)
+    unsent = outbox.unsent(now)
+    row_id = outbox.column("id")
+    pending = select(row_id).where(*unsent)
     if ids is not None:
-        pending = pending.where(col(Ticket.id).in_(list(ids)))
+        pending = pending.where(row_id.in_(list(ids)))
     if stored_before is not None:
-        pending = pending.where(col(Ticket.updated_at) <= stored_before)
-    pending = pending.order_by(col(Ticket.id)).limit(limit).with_for_update(skip_locked=True)
+        pending = pending.where(outbox.column(outbox.stored) <= stored_before)
+    pending = pending.order_by(row_id).limit(limit).with_for_update(skip_locked=True)
     stmt = (
-        update(Ticket)
-        .where(col(Ticket.id).in_(pending.scalar_subquery()), *unsent)
+        update(outbox.table)
+        .where(row_id.in_(pending.scalar_subquery()), *unsent)
         .values(enqueued_at=now)
-        .returning(col(Ticket.id), col(Ticket.revision), col(Ticket.queue))
+        .returning(*outbox.returning())
     )
     with Session(db) as s:
         rows = s.execute(stmt).all()
         s.commit()
-    return sorted((Claim(r[0], r[1], r[2], now) for r in rows), key=lambda c: c.ticket_id)
+    return sorted((Claim(r[0], r[1], r[2], now) for r in rows), key=lambda c: c.row_id)
 
 
-def release(db: Engine, claims: Sequence[Claim]) -> None:
-    """Make claimed tickets unsent again, unless they moved on (new revision, re-claimed)."""
+def release(db: Engine, claims: Sequence[Claim], outbox: Outbox = TICKETS) -> None:
+    """Make claimed rows unsent again, unless they moved on (new revision, re-claimed)."""
     if not claims:
         return
-    table = Ticket.__table__  # type: ignore[attr-defined]
-    stmt = (
-        update(table)
-        .where(
-            table.c.id == bindparam("tid"),
-            table.c.revision == bindparam("rev"),
-            table.c.enqueued_at == bindparam("at"),
-        )
-        .values(enqueued_at=None)
-    )
-    params = [{"tid": c.ticket_id, "rev": c.revision, "at": c.claimed_at} for c in claims]
+    table = outbox.table.__table__
+    same = [table.c.id == bindparam("tid"), table.c.enqueued_at == bindparam("at")]
+    if outbox.version:
+        same.append(table.c[outbox.version] == bindparam("rev"))
+    stmt = update(table).where(*same).values(enqueued_at=None)
+    params = [{"tid": c.row_id, "rev": c.revision, "at": c.claimed_at} for c in claims]
     with db.begin() as conn:
         conn.execute(stmt, params)
 
@@ -93,6 +97,7 @@ def publish(
     publisher: Publisher,
     claims: Sequence[Claim],
     before_each: Callable[[], None] | None = None,
+    outbox: Outbox = TICKETS,
 ) -> int:
     """Send each claim in order; returns how many went out.
 
@@ -108,7 +113,7 @@ def publish(
             if utcnow() - c.claimed_at > timedelta(seconds=MAX_PUBLISH_LAG_S):
                 break
             t0 = time.perf_counter()
-            publisher.send(c.ticket_id, c.revision, c.queue, c.claimed_at)
+            publisher.send(c.row_id, c.revision, c.queue, c.claimed_at)
             metrics.record_published(c.queue, time.perf_counter() - t0)
             sent += 1
     except TransientError:
@@ -116,7 +121,7 @@ def publish(
         raise
     finally:
         if sent < len(claims):
-            release(db, claims[sent:])
+            release(db, claims[sent:], outbox)
     return sent
 
 
@@ -128,13 +133,14 @@ def relay(
     stored_before: datetime | None = None,
     before_each: Callable[[], None] | None = None,
     max_s: float = 30.0,
+    outbox: Outbox = TICKETS,
 ) -> int:
     """Claim and publish until nothing matching is left (or ``max_s`` passed); returns the
     number sent. Errors propagate; what was claimed and not sent is released first."""
     sent, deadline = 0, time.monotonic() + max_s
     while time.monotonic() < deadline:
-        claims = claim(db, ids=ids, stored_before=stored_before)
+        claims = claim(db, ids=ids, stored_before=stored_before, outbox=outbox)
         if not claims:
             break
-        sent += publish(db, publisher, claims, before_each)
+        sent += publish(db, publisher, claims, before_each, outbox)
     return sent

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.broker_view import BrokerView, RedisBrokerView
+from dispatch.outbox import TICKETS, Outbox
 from dispatch.publisher import Publisher
 from dispatch.recovery import Recovery
 from dispatch.relay import relay
@@ -37,15 +38,22 @@ RECOVERY_LOCK = "ticketflow:recovery-lock"
 
 
 class DispatchService:
+    """Relays one outbox (tickets unless told otherwise); recovery runs for tickets only, the
+    delivery outboxes have their own sweeper (``delivery.sweeper``)."""
+
     def __init__(
         self,
         settings: Settings,
         publisher: Publisher,
         view_factory: Callable[[], BrokerView] | None = None,
+        outbox: Outbox = TICKETS,
     ) -> None:
         self.settings = settings
         self.publisher = publisher
+        self.outbox = outbox
         self.view_factory = view_factory or _default_view(settings)
+        if outbox is not TICKETS:
+            self.view_factory = None
         self._nudged: set[int] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -63,7 +71,8 @@ class DispatchService:
         if self._threads:
             return
         self._stop.clear()
-        loops = [("relay", self._relay_loop)]
+        relay_name = "relay" if self.outbox is TICKETS else f"relay-{self.outbox.name}"
+        loops = [(relay_name, self._relay_loop)]
         if self.settings.recovery_interval_s > 0 and self.view_factory is not None:
             loops.append(("recovery", self._recovery_loop))
         for name, target in loops:
@@ -84,14 +93,18 @@ class DispatchService:
             ids, self._nudged = sorted(self._nudged), set()
         db = get_engine(self.settings.resolved_database_url)
         try:
-            sent = relay(db, self.publisher, ids=ids) if ids else 0
+            sent = relay(db, self.publisher, ids=ids, outbox=self.outbox) if ids else 0
         except BaseException:
             self.nudge(*ids)  # not lost from memory: sent on the next try, not the next scan
             raise
         if not scan:
             return sent
-        handoff = utcnow() - timedelta(seconds=self.settings.relay_handoff_s)
-        return sent + relay(db, self.publisher, stored_before=handoff)
+        handoff = (
+            utcnow() - timedelta(seconds=self.settings.relay_handoff_s)
+            if self.outbox.handoff
+            else None
+        )
+        return sent + relay(db, self.publisher, stored_before=handoff, outbox=self.outbox)
 
     def _relay_loop(self) -> None:
         backoff, failing, last_scan = 0.0, False, 0.0

@@ -6,9 +6,13 @@ from sqlalchemy import ColumnElement, and_, case, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from review.outbox import channel_for, reply_subject
 from shared.errors import NotFoundError
 from shared.models import (
     PRIORITY_RANK,
+    OutboundMessage,
+    OutboundPublic,
+    ReplyPreview,
     Review,
     ReviewPublic,
     Ticket,
@@ -40,12 +44,27 @@ def to_public(session: Session, ticket: Ticket, *, new: bool = False) -> TicketP
     review = session.exec(
         select(Review).where(Review.ticket_id == ticket.id).order_by(col(Review.id).desc())
     ).first()
+    outbound = session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.ticket_id == ticket.id)
+        .order_by(col(OutboundMessage.id).desc())
+    ).first()
     return TicketPublic.model_validate(
         ticket,
         update={
             "triage": TriagePublic.model_validate(result) if result else None,
             "review": ReviewPublic.model_validate(review) if review else None,
+            "delivery": OutboundPublic.model_validate(outbound) if outbound else None,
+            "reply_preview": _preview(ticket) if ticket.status == TicketStatus.triaged else None,
         },
+    )
+
+
+def _preview(ticket: Ticket) -> ReplyPreview:
+    return ReplyPreview(
+        channel=channel_for(ticket),
+        recipient=ticket.customer_email,
+        subject=reply_subject(ticket.id or 0, ticket.subject),
     )
 
 

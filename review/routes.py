@@ -16,7 +16,7 @@ from producer.api.deps import (
     require_write_key,
 )
 from review.queries import review_queue, to_public
-from review.service import submit_review
+from review.service import submit_review, undo_approval
 from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
 from shared.taxonomy import current_labels, load_taxonomy
 
@@ -52,5 +52,17 @@ def review_ticket(
         ticket_id,
         data,
         current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir),
+        settings,
     )
     return to_public(session, session.get_one(Ticket, review.ticket_id))
+
+
+@router.post(
+    "/tickets/{ticket_id}/review/undo",
+    response_model=TicketPublic,
+    dependencies=[Depends(require_write_key)],
+)
+def undo_review(ticket_id: TicketId, session: SessionDep) -> TicketPublic:
+    """Take back an approval while its reply is on hold (``TICKETFLOW_DELIVERY_HOLD_S``);
+    409 once sending has started. The ticket awaits a decision again."""
+    return to_public(session, undo_approval(session, ticket_id))

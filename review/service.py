@@ -1,12 +1,19 @@
-"""The human decision on a drafted reply. Edits and corrected labels are kept as training data."""
+"""The human decision on a drafted reply. Edits and corrected labels are kept as training data.
+
+An approval (or edit) writes the reply to send into the delivery outbox in the same
+transaction as the review (``delivery.outbox``); a rejection writes none.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select, update
 
+from review.outbox import add_reply, add_review_event, withdraw_reply
 from shared import metrics
+from shared.config import Settings, get_settings
 from shared.errors import ConflictError, InputError, NotFoundError
 from shared.models import (
     Review,
@@ -37,9 +44,14 @@ def validate_review(data: ReviewCreate, labels: dict[str, list[str]]) -> None:
 
 
 def submit_review(
-    session: Session, ticket_id: int, data: ReviewCreate, labels: dict[str, list[str]]
+    session: Session,
+    ticket_id: int,
+    data: ReviewCreate,
+    labels: dict[str, list[str]],
+    settings: Settings | None = None,
 ) -> Review:
     validate_review(data, labels)
+    settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
         raise NotFoundError(f"ticket {ticket_id} not found")
@@ -98,6 +110,9 @@ def submit_review(
         session.rollback()
         raise ConflictError(f"ticket {ticket_id} changed while it was being reviewed: reload it")
     session.add(review)
+    if final is not None:
+        add_reply(session, ticket, final, settings)
+    add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
     session.commit()
     session.refresh(review)
     waited = _aware(review.created_at) - _aware(result.created_at)
@@ -108,3 +123,39 @@ def submit_review(
 def _aware(at: datetime) -> datetime:
     """SQLite hands datetimes back naive; every stored one is UTC."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def undo_approval(session: Session, ticket_id: int) -> Ticket:
+    """Take an approval back while its reply is still on hold: the reply and the review are
+    deleted and the ticket awaits a decision again. A 409 once sending has started."""
+    ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+    if ticket is None:
+        raise NotFoundError(f"ticket {ticket_id} not found")
+    if ticket.status != TicketStatus.approved:
+        raise ConflictError(f"ticket {ticket_id} is not approved (status {ticket.status})")
+    withdraw_reply(session, ticket_id)
+    session.exec(
+        delete(Review).where(
+            col(Review.ticket_id) == ticket_id,
+            col(Review.triage_result_id).in_(
+                select(TriageResult.id).where(
+                    TriageResult.ticket_id == ticket_id, TriageResult.revision == ticket.revision
+                )
+            ),
+        )
+    )
+    reopened = session.exec(
+        update(Ticket)
+        .where(
+            col(Ticket.id) == ticket_id,
+            col(Ticket.status) == TicketStatus.approved,
+            col(Ticket.revision) == ticket.revision,
+        )
+        .values(status=TicketStatus.triaged, updated_at=utcnow())
+    )
+    if reopened.rowcount != 1:
+        session.rollback()
+        raise ConflictError(f"ticket {ticket_id} changed while it was being undone: reload it")
+    session.commit()
+    session.refresh(ticket)
+    return ticket

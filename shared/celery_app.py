@@ -9,6 +9,8 @@ settings keep above the task time limit so a slow ticket is not handed out twice
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from celery import Celery
 from kombu import Queue
 
@@ -16,8 +18,15 @@ from shared.config import Settings, get_settings
 from shared.redis_transport import TRANSPORT
 
 
-def create_celery_app(settings: Settings) -> Celery:
-    app = Celery("ticketflow", broker=settings.redis_url, include=["worker.edge.tasks"])
+def create_celery_app(
+    settings: Settings,
+    include: Sequence[str] = ("worker.edge.tasks",),
+    queues: Sequence[str] | None = None,
+) -> Celery:
+    """The triage app by default; ``delivery.tasks`` makes one for its own queue with
+    ``include`` and ``queues`` (the first queue is the default one)."""
+    queues = list(queues or (settings.queue, settings.backfill_queue))
+    app = Celery("ticketflow", broker=settings.redis_url, include=list(include))
     if settings.redis_url.startswith(("redis://", "rediss://")):
         # kombu's Redis transport plus a guard that keeps workers alive across a Redis restart.
         app.conf.broker_transport = TRANSPORT
@@ -29,8 +38,8 @@ def create_celery_app(settings: Settings) -> Celery:
         task_ignore_result=True,  # results live in the database, not in Redis
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue=settings.queue,
-        task_queues=[Queue(settings.queue), Queue(settings.backfill_queue)],
+        task_default_queue=queues[0],
+        task_queues=[Queue(q) for q in queues],
         task_time_limit=settings.task_time_limit_s,
         task_soft_time_limit=max(settings.task_time_limit_s - 5, 1),
         broker_connection_retry_on_startup=True,

@@ -150,6 +150,38 @@ class Settings(BaseSettings):
         description="Where `api --workers N` processes share their metrics; default "
         "data_dir/metrics. Emptied at each start.",
     )
+    # Delivery (`ticketflow deliver`, delivery/): approved replies by email or webhook.
+    outbound_queue: str = Field(
+        "tickets.outbound", min_length=1, description="Queue of the delivery workers."
+    )
+    smtp_url: SecretStr = Field(
+        SecretStr(""),
+        description="smtp://[user:password@]host[:port] (plain, or STARTTLS with "
+        "?starttls=true), smtps://... (TLS from the start); empty: email replies wait.",
+    )
+    smtp_timeout_s: float = Field(10.0, gt=0, le=120, description="One SMTP conversation.")
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM certificates to trust for the SMTP server; default: the system's."
+    )
+    support_address: str = Field("", max_length=320, description="From address of replies.")
+    support_name: str = Field("Support", max_length=200, description="From display name.")
+    webhook_urls: str = Field("", description="Comma-separated http(s) endpoints for events.")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 signing key.")
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="One webhook request.")
+    delivery_hold_s: float = Field(
+        10.0, ge=0, le=3600, description="An approval can be undone for this long."
+    )
+    delivery_max_attempts: int = Field(8, ge=1, le=100, description="Tries before 'failed'.")
+    delivery_backoff_s: float = Field(2.0, gt=0, le=3600, description="First retry delay.")
+    delivery_max_backoff_s: float = Field(300.0, gt=0, le=86_400, description="Longest delay.")
+    delivery_concurrency: int = Field(4, ge=1, le=256, description="Sending threads.")
+    delivery_lease_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="A message being sent is the worker's for this long; after it, the "
+        "sweeper sends it again (same Message-ID). Must exceed the SMTP and webhook timeouts.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -174,6 +206,32 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return v
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, v: SecretStr) -> SecretStr:
+        url = v.get_secret_value()
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("must be smtp://host[:port] or smtps://host[:port]")
+        return v
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_urls(cls, v: str) -> str:
+        for url in (u.strip() for u in v.split(",") if u.strip()):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{redact_url(url)!r} is not an http:// or https:// URL")
+        return v
+
+    @field_validator("support_address", "support_name")
+    @classmethod
+    def _one_header_line(cls, v: str) -> str:
+        if "\r" in v or "\n" in v:
+            raise ValueError("must be one line (no CR or LF): it goes into a mail header")
+        return v
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level_any_case(cls, v: object) -> object:
@@ -192,6 +250,18 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}DRAFT_MAX_SECONDS ({self.draft_max_seconds}) must be below "
                 f"{ENV_PREFIX}TASK_TIME_LIMIT_S ({self.task_time_limit_s}): the threads pool "
                 "cannot interrupt a task, so generation has to stop itself in time"
+            )
+        slowest = max(self.smtp_timeout_s, self.webhook_timeout_s)
+        if self.delivery_lease_s <= 2 * slowest:
+            raise ValueError(
+                f"{ENV_PREFIX}DELIVERY_LEASE_S ({self.delivery_lease_s:g}) must be above twice "
+                f"the SMTP and webhook timeouts ({slowest:g} s), or a slow send would be "
+                "taken for a lost one and sent again"
+            )
+        if self.webhook_urls.strip() and not self.webhook_secret.get_secret_value():
+            raise ValueError(
+                f"{ENV_PREFIX}WEBHOOK_SECRET is empty: webhook bodies must be signed, set it "
+                f"or clear {ENV_PREFIX}WEBHOOK_URLS"
             )
         if self.stall_seconds <= self.draft_seconds:
             raise ValueError(
@@ -230,6 +300,10 @@ class Settings(BaseSettings):
     @property
     def heads_dir(self) -> Path:
         return self.classifier_dir or self.data_dir / "heads"
+
+    @property
+    def webhook_url_list(self) -> list[str]:
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
 
     @property
     def base_url(self) -> str:

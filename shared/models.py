@@ -159,6 +159,10 @@ class TicketPublic(TicketBase):
     updated_at: datetime
     triage: TriagePublic | None = None
     review: ReviewPublic | None = None
+    # The approved reply on its way to the customer (newest first), with its status.
+    delivery: OutboundPublic | None = None
+    # While a draft awaits review: where approving would send it, and under which subject.
+    reply_preview: ReplyPreview | None = None
 
 
 # GET /tickets, GET /review: one page of tickets.
@@ -324,6 +328,99 @@ class KbPassage(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=2000)
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Delivery (delivery/): approved replies and webhook events, sent from the outbox -----------
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for its hold time or for the relay
+    sending = "sending"  # a delivery worker holds it (until ``lease_expires_at``)
+    sent = "sent"
+    failed = "failed"  # a permanent error, or out of attempts: ``last_error`` says which
+
+
+class DeliveryChannel(StrEnum):
+    email = "email"
+    webhook = "webhook"
+
+
+# Fields every outbox table shares: the relay claims rows by ``enqueued_at`` (empty: to
+# publish, once ``send_after`` passed), a delivery worker holds one by ``lease_expires_at``.
+class OutboxFields(SQLModel):
+    status: DeliveryStatus = Field(default=DeliveryStatus.pending, sa_type=String(16))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)  # a mixin: no shared Column
+    send_after: datetime = Field(default_factory=utcnow)
+    enqueued_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Fields of an outbound reply that the API shows: what will be (or was) sent, and its status.
+class OutboundBase(SQLModel):
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    revision: int = 1
+    channel: DeliveryChannel = Field(sa_type=String(16))
+    recipient: str | None = Field(default=None, max_length=1000)
+    subject: str = Field(default="", max_length=1000)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    # The SMTP Message-ID (fixed when the row is written, so a re-send carries the same one)
+    # or the webhook's Idempotency-Key.
+    remote_id: str = Field(max_length=998)
+    in_reply_to: str | None = Field(default=None, max_length=998)
+    reference_ids: str | None = Field(default=None, sa_column=Column(Text))  # space-separated
+
+
+# Table: one approved reply to send, written in the review's transaction (the outbox).
+class OutboundMessage(OutboundBase, OutboxFields, table=True):
+    __tablename__ = "outbound_message"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_outbound_idempotency_key"),
+        Index("ix_outbound_dispatch", "status", "enqueued_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "ticket-<id>-rev-<revision>": one reply per reviewed revision, however often it is sent.
+    idempotency_key: str = Field(max_length=200)
+
+
+# The delivery part of GET /tickets/{id} and of the review queue.
+class OutboundPublic(OutboundBase):
+    id: int
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    send_after: datetime
+    sent_at: datetime | None
+    created_at: datetime
+
+
+# Where approving a triaged ticket's draft would send it (the text is ``triage.draft_reply``).
+class ReplyPreview(SQLModel):
+    channel: DeliveryChannel
+    recipient: str | None
+    subject: str
+
+
+# Table: one event for one webhook endpoint, and what happened to it (the delivery log).
+class WebhookDelivery(OutboxFields, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", name="uq_webhook_delivery_id"),
+        Index("ix_webhook_dispatch", "status", "enqueued_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event: str = Field(max_length=64)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    url: str = Field(max_length=2000)
+    # Sent as the Idempotency-Key and Ticketflow-Delivery headers: the same on every retry.
+    delivery_id: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    response_status: int | None = None
 
 
 # TicketPublic names the read models of later sections.

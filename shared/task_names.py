@@ -1,3 +1,5 @@
 """Task names: producers send by name and never import the worker."""
 
 TRIAGE_TICKET = "ticketflow.triage_ticket"
+DELIVER_REPLY = "ticketflow.deliver_reply"
+DELIVER_WEBHOOK = "ticketflow.deliver_webhook"

@@ -48,6 +48,8 @@ def _migrated_settings(url: str, tmp: Path, **extra: object) -> Settings:
 
 def _truncate_all(engine: Engine) -> None:
     tables = [
+        "outbound_message",
+        "webhook_delivery",
         "review",
         "triage_result",
         "ticket_message",

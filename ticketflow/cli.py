@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
@@ -113,6 +114,7 @@ app.command("requeue")(requeue_cmd)
 app.add_typer(db_cmd, name="db")
 app.command("worker")(worker_cmd)
 app.command("compose")(compose)
+app.command("deliver")(deliver_cmd)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")

@@ -27,19 +27,23 @@ from knowledge.importer import import_paths, sample_kb_dir
 from shared.config import Settings
 from shared.db import make_engine, session_scope, upgrade
 from shared.errors import DemoError
+from ticketflow.demo_delivery import SUPPORT_ADDRESS, run_delivery
 from ticketflow.processes import (
     Child,
     child_env,
     free_port,
     redis_reachable,
     start_api,
+    start_deliver,
     start_embedded_redis,
     start_worker,
     wait_until,
     worker_ready,
 )
+from ticketflow.smtp_sink import SmtpSink
 
 DONE = {"triaged", "failed", "approved", "rejected"}
+HOLD_S = 2  # the demo's undo window before a reply is sent
 
 
 # Long enough for a slow CPU (20 tickets take about 75 s on two cores), short enough that a
@@ -172,6 +176,7 @@ def _run(
     db_file: Path,
 ) -> int:
     children: list[Child] = []
+    sink = SmtpSink()
     try:
         redis_url = settings.redis_url
         if redis_reachable(redis_url):
@@ -195,6 +200,12 @@ def _run(
                 # Own queues, so a demo never takes or leaves messages on a shared Redis.
                 "TICKETFLOW_QUEUE": f"demo-{run_id}",
                 "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
+                "TICKETFLOW_OUTBOUND_QUEUE": f"demo-{run_id}.outbound",
+                # Replies go to a mailbox the demo runs itself, never to a real address.
+                "TICKETFLOW_SMTP_URL": sink.start().url,
+                "TICKETFLOW_SUPPORT_ADDRESS": SUPPORT_ADDRESS,
+                "TICKETFLOW_SUPPORT_NAME": "ticketflow demo",
+                "TICKETFLOW_DELIVERY_HOLD_S": str(HOLD_S),
             }
         )
         demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{db_file}"})
@@ -211,6 +222,8 @@ def _run(
         children.append(worker)
         api, base = start_api(env, log_dir, port)
         children.append(api)
+        deliverer = start_deliver(env, log_dir)
+        children.append(deliverer)
         with console.status(
             "Worker: loading models once (the first run converts SmolLM2 from GGUF, ~20 s)…"
         ):
@@ -233,6 +246,11 @@ def _run(
             f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "
             f"({len(ids) / elapsed:.2f} tickets/s, model load {load_s:.1f}s)"
         )
+        with_address = next((t for t in tickets if t.get("customer_email")), None)
+        if with_address is not None:
+            wait_until(lambda: worker_ready(deliverer), 60, "the delivery worker", deliverer)
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+                run_delivery(http, console, env, with_address, sink, deliverer, data_dir, HOLD_S)
         console.print(
             f"Review page: {base}/ui   review queue (JSON): {base}/review   API docs: {base}/docs"
         )
@@ -243,9 +261,14 @@ def _run(
     finally:
         for child in reversed(children):
             child.stop()
-        console.print(
-            "Stopped worker, API" + (" and embedded Redis." if len(children) > 2 else ".")
-        )
+        sink.stop()
+        names = {"worker": "worker", "api": "API", "deliver": "delivery worker"}
+        stopped = [names[c.name] for c in children if c.name in names]
+        if any(c.name == "redis" for c in children):
+            stopped.append("embedded Redis")
+        if stopped:
+            last = stopped.pop()
+            console.print(f"Stopped {', '.join(stopped)}{' and ' if stopped else ''}{last}.")
 
 
 def _follow(

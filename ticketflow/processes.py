@@ -146,6 +146,13 @@ def start_worker(
     )
 
 
+def start_deliver(env: dict[str, str], log_dir: Path, name: str = "deliver") -> Child:
+    """`ticketflow deliver`: no model, ready in about a second."""
+    return spawn(
+        name, ticketflow_cmd("deliver", "--hostname", f"{name}-{os.getpid()}@%h"), env, log_dir
+    )
+
+
 def worker_ready(child: Child) -> bool:
     return "ready." in child.log_text()
 

@@ -29,7 +29,13 @@ def test_demo_starts_embedded_redis_when_none_answers(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "started embedded Redis" in r.stdout
     assert "20/20 tickets triaged" in r.stdout and "/review" in r.stdout
-    assert "Stopped worker, API and embedded Redis." in r.stdout
+    # The loop's last step: the demo approves one draft itself, says so, and the reply
+    # arrives at its local SMTP sink threaded under the customer's mail.
+    assert "The demo now approves ticket #21's draft itself" in r.stdout
+    assert "Subject: Re: Charged twice for my subscription [TF-21]" in r.stdout
+    assert "In-Reply-To: <" in r.stdout and "@customer.example>" in r.stdout
+    assert "Message-ID: <tf.21.1." in r.stdout and "delivery sent after 1 attempt" in r.stdout
+    assert "Stopped worker, API, delivery worker and embedded Redis." in r.stdout
 
 
 @pytest.mark.slow
@@ -65,7 +71,7 @@ def test_demo_killed_with_sigterm_stops_its_children(tmp_path: Path) -> None:
             break
     children = psutil.Process(demo.pid).children(recursive=True)
     try:
-        assert len(children) >= 3  # embedded Redis, worker and API
+        assert len(children) >= 4  # embedded Redis, worker, API and delivery worker
         demo.send_signal(signal.SIGTERM)
         demo.send_signal(signal.SIGTERM)  # twice, as `timeout` plus a supervisor would
         assert demo.wait(60) == 128 + signal.SIGTERM

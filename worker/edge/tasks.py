@@ -116,6 +116,7 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
                 threshold=rt.settings.confidence_threshold,
                 lease_s=rt.settings.lease_s,
                 queue=delivery.get("routing_key") or "",
+                webhook_urls=rt.settings.webhook_url_list,
             ).value
         except TransientError as err:
             retries = self.request.retries + waited_here

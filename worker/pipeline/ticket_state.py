@@ -12,6 +12,7 @@ SQLite (one writer at a time), so no row lock is held while history is read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from shared.errors import TransientError
 from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from shared.webhook_events import add_event
 from worker.drafting.prompting import TicketView
 from worker.pipeline.history import load_history
 
@@ -121,9 +123,10 @@ def _settle_duplicate(s: Session, ticket_id: int, revision: int) -> None:
     s.commit()
 
 
-def store(db: DbEngine, result: TriageResult) -> Outcome:
+def store(db: DbEngine, result: TriageResult, webhook_urls: Sequence[str] = ()) -> Outcome:
     """Insert the result (one per ticket and revision) and mark the ticket triaged if it is
-    still at that revision; a newer revision keeps its status, the old result is kept."""
+    still at that revision; a newer revision keeps its status, the old result is kept. The
+    ``ticket.triaged`` webhook event commits with it."""
     ticket_id, revision = result.ticket_id, result.revision
     with Session(db, expire_on_commit=False) as s:
         try:
@@ -134,6 +137,8 @@ def store(db: DbEngine, result: TriageResult) -> Outcome:
                     status=TicketStatus.triaged, last_error=None, updated_at=utcnow()
                 )
             ).rowcount
+            if updated:
+                add_event(s, webhook_urls, "ticket.triaged", ticket_id, _triaged_data(result))
             s.commit()
         except IntegrityError:
             s.rollback()  # another delivery of the same message got there first
@@ -141,6 +146,11 @@ def store(db: DbEngine, result: TriageResult) -> Outcome:
     if not updated:
         log.info("ticket %s moved past revision %s while it was triaged", ticket_id, revision)
     return Outcome.triaged
+
+
+def _triaged_data(result: TriageResult) -> dict[str, object]:
+    fields = ("revision", "category", "priority", "sentiment", "language", "needs_human_triage")
+    return {f: getattr(result, f) for f in fields}
 
 
 def mark_failed(db: DbEngine, ticket_id: int, revision: int, reason: str) -> bool:

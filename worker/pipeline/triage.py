@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,6 +177,7 @@ def process_ticket(
     threshold: float,
     lease_s: float = 0.0,
     queue: str = "",
+    webhook_urls: Sequence[str] = (),
 ) -> Outcome:
     try:
         with metrics.stage("claim"):
@@ -198,7 +199,7 @@ def process_ticket(
     result = _result(ticket_id, revision, out, engine, worker, queue_ms, threshold)
     try:
         with metrics.stage("store"):
-            stored = store(db, result)
+            stored = store(db, result, webhook_urls)
     except DB_UNAVAILABLE as err:
         raise transient(err) from err
     metrics.record_outcome(stored)
