@@ -66,6 +66,7 @@ def agreement(ref: list[list[int]], other: list[list[int]]) -> dict[str, Any]:
     """Identical drafts, and the share of token positions equal to the reference (counted
     over the longer of the two, so a shorter or longer draft counts its extra tokens as
     different)."""
+    ref = ref[: len(other)]  # a configuration run on the first tickets only
     same = sum(a == b for a, b in zip(ref, other, strict=True))
     equal = total = 0
     first_diff = []

@@ -57,8 +57,6 @@ SEED, B8, ALL, CB, CB_NOWARM, FP32 = (r[0] for r in RUNS)
 
 
 DEVICE = torch.device("cuda", 0)
-# Continuous batching costs ~40 s a call on a CPU (whatever the model size): not in --smoke.
-SKIP_CONTINUOUS = False
 
 
 def _sync() -> None:
@@ -119,7 +117,7 @@ def run_shape(
     rows: list[dict[str, Any]] = []
     warm = GenerationParams(8, repetition_penalty=1.0, ignore_eos=True)
     for dtype in (torch.bfloat16, torch.float32):
-        runs = [r for r in RUNS if r[1] == dtype and not (SKIP_CONTINUOUS and r[2] == "continuous")]
+        runs = [r for r in RUNS if r[1] == dtype]
         if time.monotonic() > deadline:
             break
         t0 = time.perf_counter()
@@ -183,10 +181,10 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=0, help="0: the worker's default")
     ap.add_argument("--budget-s", type=float, default=300, help="skip what would start later")
     args = ap.parse_args()
-    global DEVICE, SKIP_CONTINUOUS
+    global DEVICE
     data = json.loads(args.inputs.read_text())
     if args.smoke:
-        DEVICE, SKIP_CONTINUOUS = torch.device("cpu"), True
+        DEVICE = torch.device("cpu")
         data["prompts"] = [p[-32:] for p in data["prompts"][:4]]
         data["shapes"]["tiny"] = {
             "hidden_size": 32,
