@@ -52,6 +52,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "batching": "continuous",
         "label": "continuous batching ({batch} at once), {dtype}, no rep. penalty",
     },
+    "bf16-b8": {"policy": "PASSIVE", "batch": 8, "dtype": "auto", "batching": "static",
+                "label": "{dtype}, static batches of {batch}, passive threads"},
     "new-fp32": {
         "policy": "PASSIVE",
         "batch": "new",

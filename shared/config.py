@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     vllm_gpu_memory_utilization: float = Field(
         0.85, gt=0.0, lt=1.0, description="Share of the GPU memory vLLM may take."
     )
-    batch_size: int = Field(8, ge=1, le=256)
+    batch_size: int = Field(16, ge=1, le=256)
     max_batch_wait_ms: int = Field(50, ge=0, le=10_000)
     max_new_tokens: int = Field(128, ge=1, le=4096)
     max_input_tokens: int = Field(2048, ge=64, le=131_072)
