@@ -38,6 +38,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "batching": "static",
         "label": "today: static batches of 8, fp32",
     },
+    "today-shipped": {
+        "policy": None,
+        "batch": 8,
+        "dtype": "float32",
+        "batching": "static",
+        "label": "today as shipped: batches of 8, fp32, default OpenMP wait",
+    },
     "new": {
         "policy": "PASSIVE",
         "batch": "new",
@@ -52,8 +59,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "batching": "continuous",
         "label": "continuous batching ({batch} at once), {dtype}, no rep. penalty",
     },
-    "bf16-b8": {"policy": "PASSIVE", "batch": 8, "dtype": "auto", "batching": "static",
-                "label": "{dtype}, static batches of {batch}, passive threads"},
+    "bf16-b8": {
+        "policy": "PASSIVE",
+        "batch": 8,
+        "dtype": "auto",
+        "batching": "static",
+        "label": "{dtype}, static batches of {batch}, passive threads",
+    },
+    "new-1thread": {
+        "policy": "PASSIVE",
+        "batch": "new",
+        "dtype": "auto",
+        "batching": "static",
+        "threads": 1,
+        "label": "{dtype}, static batches of {batch}, 1 thread",
+    },
     "new-fp32": {
         "policy": "PASSIVE",
         "batch": "new",

@@ -12,9 +12,10 @@ from worker.engine.generation import Batching
 def pick_batching(settings: Settings, device: torch.device) -> Batching:
     """``auto``: continuous batching only where it measures faster and changes nothing.
 
-    On this project's CPUs it measured 0.6-0.9x static batches (compute-bound, little padding
-    waste to win back); and it drops the repetition penalty, so with a penalty set it would
-    change the drafts. So: continuous on a GPU with ``repetition_penalty=1``, static otherwise.
+    On this project's CPUs it measured 0.6-0.9x static batches (0.92x in issue 19's bench,
+    compute-bound, little padding waste to win back); and it drops the repetition penalty, so
+    with a penalty set it changes the drafts (4 of 16 drafts looped without it). So: continuous
+    on a GPU with ``repetition_penalty=1``, static otherwise.
     """
     if settings.draft_batching != "auto":
         return settings.draft_batching
