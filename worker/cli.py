@@ -14,7 +14,7 @@ import typer
 
 from shared.config import settings_or_exit
 from shared.errors import ConfigError
-from worker.engine.threads import set_wait_policy
+from worker.threads import set_wait_policy
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -59,7 +59,7 @@ def worker_cmd(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     settings = settings_or_exit()
-    # Before torch (and its OpenMP runtime) loads: see worker.engine.threads.
+    # Before torch (and its OpenMP runtime) loads: see worker.threads.
     set_wait_policy(settings.omp_wait_policy)
     # Model loading logs appear before Celery configures logging; show them.
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s: %(levelname)s] %(message)s")

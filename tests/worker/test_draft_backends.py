@@ -18,7 +18,7 @@ from worker.engine.device import cpu_flags, pick_dtype
 from worker.engine.draft_model import DraftGenerator
 from worker.engine.drafters import build_drafter, pick_batching
 from worker.engine.generation import GenerationParams, continuous_generate, unsupported
-from worker.engine.threads import OMP_ENV, set_wait_policy
+from worker.threads import OMP_ENV, set_wait_policy
 
 CPU = torch.device("cpu")
 CHATS = [
@@ -131,7 +131,7 @@ def test_wait_policy_after_torch_loaded_is_a_warning_not_a_silent_no_op(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(OMP_ENV, "ACTIVE")
-    with caplog.at_level(logging.WARNING, logger="worker.engine.threads"):
+    with caplog.at_level(logging.WARNING, logger="worker.threads"):
         assert not set_wait_policy("passive")
     assert "comes too late" in caplog.text
     assert os.environ[OMP_ENV] == "ACTIVE"

@@ -20,7 +20,7 @@ from worker.engine.classifier.classifier import TicketClassifier
 from worker.engine.device import freed_on_oom, pick_device
 from worker.engine.drafters import build_drafter
 from worker.engine.language import LanguageDetector
-from worker.engine.threads import set_torch_threads
+from worker.threads import set_torch_threads
 
 log = logging.getLogger(__name__)
 
