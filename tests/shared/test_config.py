@@ -10,7 +10,7 @@ from shared.taxonomy import load_taxonomy
 def test_defaults_are_sqlite_in_data_dir(tmp_path: Path) -> None:
     s = load_settings(data_dir=tmp_path)
     assert s.resolved_database_url == f"sqlite:///{(tmp_path / 'ticketflow.db').resolve()}"
-    assert s.concurrency == s.batch_size
+    assert s.concurrency == 2 * s.batch_size
 
 
 def test_invalid_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,3 +64,19 @@ class Engine(Protocol):
         """Run a dummy batch through every model before the first message is taken, so a bad
         model or out-of-memory shows at start and the first ticket pays no lazy set-up."""
         ...
+
+
+class Drafter(Protocol):
+    """One drafting backend (transformers, vLLM): same prompts, same greedy settings.
+
+    ``unsupported`` lists the generation settings this backend cannot honour, in words; the
+    backend logs them at start so nothing is dropped silently.
+    """
+
+    backend: str
+    spec: str
+    unsupported: list[str]
+
+    def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
+        """One draft per chat, in order."""
+        ...

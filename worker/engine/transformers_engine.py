@@ -1,4 +1,8 @@
-"""The real engine: encoder classifier + language detector + causal-LM drafts, loaded once."""
+"""The real engine: encoder classifier + language detector + a drafting backend, loaded once.
+
+The classifier always runs on transformers (fp32); drafts come from the backend named in
+``TICKETFLOW_DRAFT_BACKEND`` (``worker.engine.drafters``).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from shared.taxonomy import load_taxonomy
 from worker.engine.base import ChatMessages, Classification, EngineInfo
 from worker.engine.classifier.classifier import TicketClassifier
 from worker.engine.device import freed_on_oom, pick_device
-from worker.engine.draft_model import DraftGenerator
+from worker.engine.drafters import build_drafter
 from worker.engine.language import LanguageDetector
+from worker.threads import set_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,7 @@ log = logging.getLogger(__name__)
 class TransformersEngine:
     def __init__(self, settings: Settings) -> None:
         device = pick_device(settings.device)
+        self.threads = set_torch_threads(settings.torch_threads)
         t0 = time.perf_counter()
         self.classifier = TicketClassifier(
             settings.encoder_model,
@@ -31,15 +37,7 @@ class TransformersEngine:
             device,
         )
         t1 = time.perf_counter()
-        self.drafter = DraftGenerator(
-            settings.draft_model,
-            str(settings.model_cache_dir),
-            device,
-            settings.max_input_tokens,
-            settings.max_new_tokens,
-            settings.repetition_penalty,
-            settings.draft_seconds,
-        )
+        self.drafter = build_drafter(settings, device)
         self.language = LanguageDetector(settings.languages.split(","))
         t2 = time.perf_counter()
         self.load_seconds = {"classifier": round(t1 - t0, 2), "draft": round(t2 - t1, 2)}
@@ -48,7 +46,13 @@ class TransformersEngine:
         # How often (at most) classify looks at the LATEST marker for a newer version.
         self.reload_check_s = settings.classifier_reload_s
         self._next_reload_check = time.monotonic() + self.reload_check_s
-        log.info("engine loaded on %s in %s", device, self.load_seconds)
+        log.info(
+            "engine loaded on %s in %s; drafts: %s; %d torch threads",
+            device,
+            self.load_seconds,
+            self.drafter.backend,
+            self.threads,
+        )
 
     @property
     def info(self) -> EngineInfo:
