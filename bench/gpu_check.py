@@ -61,7 +61,7 @@ DEVICE = torch.device("cuda", 0)
 
 def _sync() -> None:
     if DEVICE.type == "cuda":
-        _sync()
+        torch.cuda.synchronize()
 
 
 def _name() -> str:
