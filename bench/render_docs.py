@@ -32,7 +32,8 @@ alternative a user would pick instead, on the machine named. This page is genera
 writes such a file. Timings on the shared 2-core CPUs used so far vary about 2x between VMs,
 so compare ratios measured in the same run, not absolute figures across tables.
 
-Not measured yet: the GPU path (no GPU was lent when these ran).
+The GPU figures (one H200, 2026-12-04) cover the transformers drafting backend on random-weight
+models of the bundled and larger shapes; vLLM's CUDA path has not been run.
 """
 
 
