@@ -52,6 +52,14 @@ class DraftGenerator:
         self.model.generation_config.pad_token_id = self.tokenizer.pad_token_id
         self._fitter = PromptFitter(self.tokenizer, max_input_tokens)
 
+    def control_tokens(self) -> frozenset[str]:
+        """The tokenizer's own special and added tokens: customer text must not spell them
+        (``worker.drafting.fences``); read from the loaded tokenizer, whatever its family."""
+        added = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
+        tokens = {str(t) for t in self.tokenizer.all_special_tokens}
+        tokens |= {str(getattr(t, "content", t)) for t in added.values()}
+        return frozenset(t for t in tokens if t.strip())
+
     def _render(self, chat: ChatMessages) -> str:
         return render_chat(self.tokenizer, chat)
 

@@ -1,0 +1,95 @@
+"""Customer text made inert for any chat model, before it goes between our fences.
+
+Three things can let a ticket speak as someone else: a chat-template control token written out
+as text (``<|im_end|>``, ``</s>``, ``[INST]``, ``<start_of_turn>``, DeepSeek's
+``<｜User｜>``), a look-alike of our own delimiters (full-width ``＜ticket＞`` or one with a
+zero-width space inside, which a tokenizer may still read as the real thing), and a forged
+thread separator that makes the model take a customer's paragraph for "the newest message".
+
+So, in this order: NFKC-normalise (full-width and compatibility forms become the plain
+characters they imitate) and strip zero-width and bidi-control characters; then defuse every
+control token of the loaded tokenizer (its own special and added tokens, read at run time, not a
+hard-coded list) plus the common families' tokens for when no tokenizer is known; then defuse
+our delimiters and any line that would read as the thread separator. Defusing swaps one
+character for a visible look-alike, so a reviewer still reads what the customer wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+LT, RT = "\u2039", "\u203a"  # single angle quotation marks: < and > that are not markup
+LB, RB = "\u2045", "\u2046"  # square brackets with quill: [ and ]
+BAR = "\u00a6"  # broken bar: |
+
+# Zero-width, joiners, soft hyphen, word joiners, bidi embeddings/overrides/isolates, BOM, and
+# the tag characters (U+E0000 block) used to hide instructions from people.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+# Control tokens of the common template families, defused even when no tokenizer is given.
+COMMON_TOKENS = (
+    "<s>",
+    "</s>",
+    "<unk>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "<bos>",
+    "<eos>",
+    "<pad>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|",
+    "|>",
+)
+_DELIMITER_OPEN = re.compile(r"<(?=\s*/?\s*(?:ticket|history|references)\b)", re.IGNORECASE)
+# A line that is only dashes (or look-alikes NFKC leaves alone) reads as our "---" separator.
+_RULE_LINE = re.compile(r"(?m)^[ \t]*[-\u2010-\u2015\u2212\ufe58\ufe63_=*]{3,}[ \t]*$")
+_SWAPS = {"<": LT, ">": RT, "[": LB, "]": RB, "|": BAR}
+
+
+def visible_text(text: str) -> str:
+    """NFKC-normalised, invisible characters removed."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def defuse_token(token: str) -> str:
+    """The token with its markup characters swapped for look-alikes (or, for a token without
+    any, a space after its first character), so no tokenizer maps it to the control id."""
+    swapped = "".join(_SWAPS.get(c, c) for c in token)
+    return swapped if swapped != token else token[:1] + " " + token[1:]
+
+
+def control_token_set(tokens: Iterable[str]) -> tuple[str, ...]:
+    """Tokens worth defusing, longest first (so ``<|im_end|>`` goes before ``<|``): anything
+    with markup or a non-letter, not plain words and not whitespace."""
+    keep = {
+        t
+        for t in (*COMMON_TOKENS, *tokens)
+        if t and t.strip() and len(t) >= 2 and not t.replace(" ", "").isalnum()
+    }
+    keep |= {visible_text(t) for t in keep}  # e.g. DeepSeek's bars after NFKC
+    return tuple(sorted((t for t in keep if t.strip()), key=len, reverse=True))
+
+
+class Neutralizer:
+    """Makes customer text inert for one tokenizer's control tokens (see module docstring)."""
+
+    def __init__(self, special_tokens: Iterable[str] = ()) -> None:
+        self.tokens = control_token_set(special_tokens)
+        alternatives = "|".join(re.escape(t) for t in self.tokens)
+        self._token_re = re.compile(alternatives, re.IGNORECASE)
+
+    def __call__(self, text: str) -> str:
+        text = visible_text(text)
+        text = self._token_re.sub(lambda m: defuse_token(m.group(0)), text)
+        text = _DELIMITER_OPEN.sub(LT, text)
+        return _RULE_LINE.sub(lambda m: m.group(0).replace("-", "- ").rstrip(), text)
+
+
+DEFAULT = Neutralizer()
