@@ -29,7 +29,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared dispatch producer worker review knowledge training ticketflow
+	$(BIN)/mypy shared dispatch producer worker review knowledge training ticketflow privacy
 
 format: install
 	$(BIN)/ruff format .

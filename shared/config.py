@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     )
     redact_patterns: str = Field(
         "",
-        description='More ids to mask, a JSON object of TYPE to regex, e.g. '
+        description="More ids to mask, a JSON object of TYPE to regex, e.g. "
         '{"NINO": "\\b[A-Z]{2}\\d{6}[A-D]\\b"}.',
     )
 

@@ -67,6 +67,14 @@ def storable_text(value: Any) -> Any:
 # A ticket's body is its conversation, oldest message first, joined by this line. The email
 # channel writes it; the prompt builder and the classifier split on it.
 THREAD_SEPARATOR = "\n\n---\n\n"
+# A line of dashes (or look-alikes) inside one message would read as that separator.
+_RULE_LINE = re.compile(r"(?m)^[ \t]*[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d_=*]{3,}[ \t]*$")
+
+
+def escape_separator(message: str) -> str:
+    """One message's text with any separator-like line spaced out ("- - -"), so only the
+    separators ticketflow writes between messages split a conversation."""
+    return _RULE_LINE.sub(lambda m: " ".join(m.group(0).strip()), message)
 
 
 # Fields a producer supplies; shared by the create payload and the table.

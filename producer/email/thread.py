@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from producer.email.parse import ParsedEmail
-from shared.models import THREAD_SEPARATOR, Ticket, TicketMessage, utcnow
+from shared.models import THREAD_SEPARATOR, Ticket, TicketMessage, escape_separator, utcnow
 
 TICKET_REF = re.compile(r"\[TF-(\d{1,9})\]", re.IGNORECASE)
 MAX_KEY_CHARS = 512  # Ticket.external_id's limit; TicketMessage.message_id allows more
@@ -97,7 +97,7 @@ def conversation(session: Session, ticket_id: int, limit: int) -> str:
 def _render(message: TicketMessage) -> str:
     when = message.received_at or message.created_at
     return f"From: {message.sender or 'unknown'}\nDate: {_as_utc(when):%Y-%m-%d %H:%M} UTC\n\n" + (
-        message.body
+        escape_separator(message.body)
     )
 
 

@@ -2,7 +2,7 @@
 
 Three things can let a ticket speak as someone else: a chat-template control token written out
 as text (``<|im_end|>``, ``</s>``, ``[INST]``, ``<start_of_turn>``, DeepSeek's
-``<｜User｜>``), a look-alike of our own delimiters (full-width ``＜ticket＞`` or one with a
+``<\uff5cUser\uff5c>``), a look-alike of our own delimiters (full-width ``<ticket>`` or one with a
 zero-width space inside, which a tokenizer may still read as the real thing), and a forged
 thread separator that makes the model take a customer's paragraph for "the newest message".
 
@@ -19,6 +19,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
+
+from shared.models import escape_separator
 
 LT, RT = "\u2039", "\u203a"  # single angle quotation marks: < and > that are not markup
 LB, RB = "\u2045", "\u2046"  # square brackets with quill: [ and ]
@@ -48,8 +51,6 @@ COMMON_TOKENS = (
     "|>",
 )
 _DELIMITER_OPEN = re.compile(r"<(?=\s*/?\s*(?:ticket|history|references)\b)", re.IGNORECASE)
-# A line that is only dashes (or look-alikes NFKC leaves alone) reads as our "---" separator.
-_RULE_LINE = re.compile(r"(?m)^[ \t]*[-\u2010-\u2015\u2212\ufe58\ufe63_=*]{3,}[ \t]*$")
 _SWAPS = {"<": LT, ">": RT, "[": LB, "]": RB, "|": BAR}
 
 
@@ -77,6 +78,14 @@ def control_token_set(tokens: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted((t for t in keep if t.strip()), key=len, reverse=True))
 
 
+def tokenizer_control_tokens(tokenizer: Any) -> frozenset[str]:
+    """A Hugging Face tokenizer's own special and added tokens, whatever its family."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    tokens = {str(t) for t in getattr(tokenizer, "all_special_tokens", ())}
+    tokens |= {str(getattr(t, "content", t)) for t in added.values()}
+    return frozenset(t for t in tokens if t.strip())
+
+
 class Neutralizer:
     """Makes customer text inert for one tokenizer's control tokens (see module docstring)."""
 
@@ -89,7 +98,7 @@ class Neutralizer:
         text = visible_text(text)
         text = self._token_re.sub(lambda m: defuse_token(m.group(0)), text)
         text = _DELIMITER_OPEN.sub(LT, text)
-        return _RULE_LINE.sub(lambda m: m.group(0).replace("-", "- ").rstrip(), text)
+        return escape_separator(text)
 
 
 DEFAULT = Neutralizer()

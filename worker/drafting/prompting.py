@@ -74,7 +74,6 @@ NO_REFERENCE_RULES = (
 FENCES = ("ticket", "references", "history")
 
 
-
 @dataclass(frozen=True)
 class PastTicket:
     """One earlier ticket of the same customer, as the prompt summarises it."""
@@ -102,6 +101,9 @@ class TicketView:
     body: str
     customer_name: str | None = None
     history: tuple[PastTicket, ...] = ()
+    # True when the body is a conversation the e-mail channel joined with THREAD_SEPARATOR
+    # (each message escaped); otherwise a "---" in it is the customer's, not a separator.
+    thread: bool = False
 
 
 def neutralize(text: str, fence: Neutralizer = DEFAULT) -> str:
@@ -109,9 +111,11 @@ def neutralize(text: str, fence: Neutralizer = DEFAULT) -> str:
     return fence(text)
 
 
-def _fence_thread(body: str, fence: Neutralizer) -> str:
+def _fence_thread(body: str, fence: Neutralizer, thread: bool) -> str:
     """Each message made inert on its own, then joined by the real separator: a separator a
     customer typed (or a look-alike NFKC would turn into one) is defused inside its message."""
+    if not thread:
+        return fence(body)
     return THREAD_SEPARATOR.join(fence(part) for part in body.split(THREAD_SEPARATOR))
 
 
@@ -120,10 +124,12 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _cap_body(body: str, limit: int) -> str:
+def _cap_body(body: str, limit: int, thread: bool = True) -> str:
     """Like ``_cap``, but a thread keeps its newest message whole (it is why the ticket is being
     triaged again) and gives up its older messages from the front."""
     body = body.strip()
+    if not thread:
+        return _cap(body, limit)
     earlier, sep, newest = body.rpartition(THREAD_SEPARATOR)
     if len(body) <= limit or not sep:
         return _cap(body, limit)
@@ -177,7 +183,8 @@ def _ticket_block(ticket: TicketView, fence: Neutralizer) -> str:
     sender = f"From: {fence(_cap(ticket.customer_name, 200))}\n" if ticket.customer_name else ""
     return (
         f"<ticket>\n{sender}Subject: {fence(_cap(ticket.subject, SUBJECT_CHARS))}\n\n"
-        f"{_fence_thread(_cap_body(ticket.body, BODY_CHARS), fence)}\n</ticket>"
+        f"{_fence_thread(_cap_body(ticket.body, BODY_CHARS, ticket.thread), fence, ticket.thread)}"
+        "\n</ticket>"
     )
 
 
@@ -272,4 +279,5 @@ def with_opening(chat: ChatMessages, opening: str | None) -> ChatMessages:
 def classification_text(ticket: TicketView) -> str:
     """The text the classifier (and retrieval) sees: subject and body, a thread's newest message
     first, as the encoder keeps only the start of a long text."""
-    return f"{ticket.subject}\n{newest_first(ticket.body.strip())}".strip()
+    body = newest_first(ticket.body.strip()) if ticket.thread else ticket.body.strip()
+    return f"{ticket.subject}\n{body}".strip()

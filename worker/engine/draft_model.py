@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from worker.drafting.fences import tokenizer_control_tokens
 from worker.drafting.prompt_budget import PromptFitter, render_chat
 from worker.engine.base import ChatMessages
 from worker.engine.device import pick_dtype
@@ -55,10 +56,7 @@ class DraftGenerator:
     def control_tokens(self) -> frozenset[str]:
         """The tokenizer's own special and added tokens: customer text must not spell them
         (``worker.drafting.fences``); read from the loaded tokenizer, whatever its family."""
-        added = getattr(self.tokenizer, "added_tokens_decoder", {}) or {}
-        tokens = {str(t) for t in self.tokenizer.all_special_tokens}
-        tokens |= {str(getattr(t, "content", t)) for t in added.values()}
-        return frozenset(t for t in tokens if t.strip())
+        return tokenizer_control_tokens(self.tokenizer)
 
     def _render(self, chat: ChatMessages) -> str:
         return render_chat(self.tokenizer, chat)

@@ -30,6 +30,7 @@ def redact_view(view: TicketView, redactor: Redactor) -> tuple[TicketView, Vault
             history=tuple(
                 replace(p, subject=r(p.subject), first_line=r(p.first_line)) for p in view.history
             ),
+            thread=view.thread,
         ),
         vault,
     )

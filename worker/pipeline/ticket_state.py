@@ -16,14 +16,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from shared.errors import TransientError
-from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from shared.models import Ticket, TicketMessage, TicketStatus, TriageResult, utcnow
 from worker.drafting.prompting import TicketView
 from worker.pipeline.history import load_history
 
@@ -89,6 +89,7 @@ def claim(
             body=ticket.body,
             customer_name=ticket.customer_name,
             history=tuple(load_history(s, ticket)),  # before the write: no lock held meanwhile
+            thread=_is_thread(s, ticket_id),
         )
         now = utcnow()
         queued_ms = (
@@ -109,6 +110,13 @@ def claim(
         if not claimed:
             return _why_not(s, ticket_id, revision), nothing, 0
         return None, view, max(queued_ms, 0)
+
+
+def _is_thread(s: Session, ticket_id: int) -> bool:
+    """Whether the body is a conversation of several stored messages (joined by the e-mail
+    channel with its separator); a single message's "---" lines are the customer's."""
+    stmt = select(func.count()).where(col(TicketMessage.ticket_id) == ticket_id)
+    return (s.exec(stmt).one() or 0) > 1
 
 
 def _settle_duplicate(s: Session, ticket_id: int, revision: int) -> None:
