@@ -134,6 +134,14 @@ class Settings(BaseSettings):
     imap_processed_folder: str = ""
     imap_poll_interval_s: int = Field(60, ge=1)
     email_max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    email_trusted_authserv_ids: str = Field(
+        "",
+        description="Comma-separated authserv-ids (your receiving mail servers) whose "
+        "Authentication-Results headers are believed; empty: no sender is authenticated.",
+    )
+    email_trust_senders: bool = Field(
+        False, description="Believe every From (a source that authenticated senders itself)."
+    )
 
     # Privacy (privacy/): what is masked before a model sees a ticket.
     redact_entities: str = Field(
@@ -268,6 +276,10 @@ class Settings(BaseSettings):
     @property
     def heads_dir(self) -> Path:
         return self.classifier_dir or self.data_dir / "heads"
+
+    @property
+    def trusted_authserv_ids(self) -> list[str]:
+        return [i.strip() for i in self.email_trusted_authserv_ids.split(",") if i.strip()]
 
     @property
     def redact_pattern_map(self) -> dict[str, str]:

@@ -154,6 +154,14 @@ class Ticket(TicketBase, table=True):
     lease_expires_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Trust of input (producer/email/trust.py): whether the e-mail sender was authenticated;
+    # None where a channel asserts the customer itself (API integrations, backfill). An
+    # unverified sender's ticket gets no customer history in its prompt.
+    sender_verified: bool | None = None
+    # What a reviewer must see before trusting the ticket ("possible spoof: ..."), and the
+    # ticket it concerns (not a foreign key: erasing one ticket must not be blocked by another).
+    flag: str | None = Field(default=None, max_length=500)
+    linked_ticket_id: int | None = None
 
 
 # GET /tickets/{id}: the ticket with its current triage result and review.
@@ -165,6 +173,9 @@ class TicketPublic(TicketBase):
     revision: int
     created_at: datetime
     updated_at: datetime
+    sender_verified: bool | None = None
+    flag: str | None = None
+    linked_ticket_id: int | None = None
     triage: TriagePublic | None = None
     review: ReviewPublic | None = None
 

@@ -28,6 +28,7 @@ from producer.email.thread import (
     find_thread,
     message_key,
 )
+from producer.email.trust import SenderTrust
 from producer.intake import find_existing, persist_ticket, retriage, send_now
 from shared.config import default
 from shared.errors import TransientError
@@ -39,6 +40,13 @@ SOURCE = "email"
 TICKET_BODY_MAX: int = default("max_body_chars")
 DEFAULT_MAX_MESSAGE_BYTES: int = default("email_max_message_bytes")
 TRUNCATED = "\n\n[message truncated]"
+
+
+def spoof_flag(ticket_id: int | None) -> str:
+    return (
+        f"possible spoof: points at ticket {ticket_id} but the sender is not its customer "
+        "and could not be authenticated"
+    )
 
 
 class Outcome(StrEnum):
@@ -88,7 +96,9 @@ class EmailIngester:
         *,
         max_body_chars: int = TICKET_BODY_MAX,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        trust: SenderTrust | None = None,
     ) -> None:
+        self.trust = trust or SenderTrust()
         self.session = session
         self.publisher = publisher
         self.queue = queue
@@ -140,10 +150,18 @@ class EmailIngester:
         body = self._model_text(mail)
         if not body:
             return self.quarantine(raw, origin, "no text: empty body and subject, no attachments")
-        ticket = find_thread(self.session, mail)
-        if ticket is not None:
-            return self._add_to_thread(ticket, mail, key, body)
-        return self._open_ticket(raw, origin, mail, key, body)
+        verified = self.trust.verified(mail)
+        match = find_thread(self.session, mail)
+        if match is not None and match.may_join(verified):
+            return self._add_to_thread(match.ticket, mail, key, body, verified)
+        if match is None:
+            return self._open_ticket(raw, origin, mail, key, body, verified)
+        # Points at someone else's ticket: a ticket of its own, linked, and flagged unless an
+        # authenticated sender merely quoted a ticket number.
+        flag = None if verified else spoof_flag(match.ticket.id)
+        return self._open_ticket(
+            raw, origin, mail, key, body, verified, flag=flag, linked=match.ticket.id
+        )
 
     def _duplicate(self, mail: ParsedEmail, key: str) -> IngestResult | None:
         stmt = select(TicketMessage).where(TicketMessage.message_id == key)
@@ -184,7 +202,16 @@ class EmailIngester:
         )
 
     def _open_ticket(
-        self, raw: bytes, origin: str, mail: ParsedEmail, key: str, body: str
+        self,
+        raw: bytes,
+        origin: str,
+        mail: ParsedEmail,
+        key: str,
+        body: str,
+        verified: bool,
+        *,
+        flag: str | None = None,
+        linked: int | None = None,
     ) -> IngestResult:
         fields_: dict[str, Any] = {
             "source": SOURCE,
@@ -202,7 +229,8 @@ class EmailIngester:
                 return self.quarantine(raw, origin, f"not a valid ticket: {err}")
             # An address the validator rejects still leaves a ticket worth triaging.
             data = TicketCreate(**{**fields_, "customer_email": None})
-        ticket, created = persist_ticket(self.session, data, self.queue)
+        extra = {"sender_verified": verified, "flag": flag, "linked_ticket_id": linked}
+        ticket, created = persist_ticket(self.session, data, self.queue, extra)
         if not created:
             return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
         # The message row is committed before the queue message: persist first, then send.
@@ -219,9 +247,11 @@ class EmailIngester:
             log.warning("ticket %s stored, not sent yet: %s", ticket.id, err)
 
     def _add_to_thread(
-        self, ticket: Ticket, mail: ParsedEmail, key: str, body: str
+        self, ticket: Ticket, mail: ParsedEmail, key: str, body: str, verified: bool
     ) -> IngestResult:
         assert ticket.id is not None
+        # One unauthenticated message makes the whole conversation unverified (no history).
+        ticket.sender_verified = verified and ticket.sender_verified is not False
         try:
             ensure_first_message(self.session, ticket)
             self.session.add(self._message(ticket, mail, key, body))

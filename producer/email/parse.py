@@ -65,6 +65,8 @@ class ParsedEmail:
     headers: dict[str, str]
     part_types: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    # Every Authentication-Results header, topmost (added last, by our own server) first.
+    auth_results: tuple[str, ...] = field(default=())
 
 
 def clean_str(value: str) -> str:
@@ -122,6 +124,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
         headers=headers,
         part_types=tuple(_safe_type(p) for p in msg.walk()),
         notes=tuple(notes + [type(d).__name__ for d in msg.defects]),
+        auth_results=tuple(
+            clean_str(str(v)) for k, v in msg.raw_items() if k.lower() == "authentication-results"
+        ),
     )
 
 

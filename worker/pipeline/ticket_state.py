@@ -88,7 +88,9 @@ def claim(
             subject=ticket.subject,
             body=ticket.body,
             customer_name=ticket.customer_name,
-            history=tuple(load_history(s, ticket)),  # before the write: no lock held meanwhile
+            # Before the write: no lock held meanwhile. A sender that could not be
+            # authenticated gets no one's history (a forged From must not pull the victim's).
+            history=tuple(load_history(s, ticket)) if ticket.sender_verified is not False else (),
             thread=_is_thread(s, ticket_id),
         )
         now = utcnow()
