@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from knowledge.cli import kb_cmd
+from privacy.cli import forget_cmd, purge_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
@@ -100,6 +101,8 @@ app.add_typer(kb_cmd, name="kb")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("ingest-email")(ingest_email)
+app.command("forget")(forget_cmd)
+app.command("purge")(purge_cmd)
 
 if __name__ == "__main__":
     app()
