@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     imap_processed_folder: str = ""
     imap_poll_interval_s: int = Field(60, ge=1)
     email_max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    email_max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        description="A longer header field is cut before parsing and the ticket flagged; the "
+        "header block stops at 16 times this.",
+    )
     email_trusted_authserv_ids: str = Field(
         "",
         description="Comma-separated authserv-ids (your receiving mail servers) whose "

@@ -137,7 +137,7 @@ def _run(
             ingester = EmailIngester(
                 session, make_publisher(settings), settings.queue,
                 max_body_chars=settings.max_body_chars, max_message_bytes=max_message_bytes,
-                trust=trust,
+                max_header_bytes=settings.email_max_header_bytes, trust=trust,
             )  # fmt: skip
             for mails in local:
                 ingest_all(ingester, mails, counts, typer.echo)
