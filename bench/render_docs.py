@@ -70,6 +70,10 @@ SCRIPTS = {
         "Micro-batching throughput",
         "python bench/batching_throughput.py --json PATH",
     ),
+    "bench/redaction_banking77.py": (
+        "Banking77 before/after personal-data redaction",
+        "python bench/redaction_banking77.py ../shared/data/banking77/train.csv --json PATH",
+    ),
     "bench/backfill_load.py": (
         "Backfill load",
         "python bench/backfill_load.py ../shared/data/banking77/train.csv --database-url URL "
