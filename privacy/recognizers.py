@@ -18,8 +18,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import phonenumbers
-
 
 @dataclass(frozen=True)
 class Span:
@@ -192,7 +190,9 @@ def secrets(text: str) -> Iterator[Span]:
 
 def phones(region: str) -> Recognizer:
     """Numbers that libphonenumber holds valid (numbering plan, length) for ``region``'s
-    national format, or any country's with a leading +."""
+    national format, or any country's with a leading +. Imported here: the settings check
+    (every process, the API included) reads this module for its type names only."""
+    import phonenumbers
 
     def find(text: str) -> Iterator[Span]:
         matcher = phonenumbers.PhoneNumberMatcher(
