@@ -256,7 +256,12 @@ class EmailIngester:
             data = TicketCreate(**fields_)
         except ValidationError as err:
             if not any(e["loc"] == ("customer_email",) for e in err.errors()):
-                return self.quarantine(raw, origin, f"not a valid ticket: {err}")
+                # Field names and messages only: pydantic's text repeats the input (the
+                # body), and this reason is printed by the run.
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+                )
+                return self.quarantine(raw, origin, f"not a valid ticket: {problems}")
             # An address the validator rejects still leaves a ticket worth triaging.
             data = TicketCreate(**{**fields_, "customer_email": None})
         extra = {"sender_verified": verified, "flag": flag, "linked_ticket_id": linked}
