@@ -172,14 +172,24 @@ def _looks_random(s: str) -> bool:
     )
 
 
+def _secret_like(value: str) -> bool:
+    """A value after "password is": a digit or a symbol in it, or mixed case. Plain words
+    ("my PIN is locked", "password was reset") are what people say about secrets; an
+    all-lower-case passphrase is missed (see docs/privacy.md)."""
+    return (
+        any(c.isdigit() for c in value)
+        or any(not c.isalnum() for c in value)
+        or (any(c.isupper() for c in value[1:]) and any(c.islower() for c in value))
+    )
+
+
 def secrets(text: str) -> Iterator[Span]:
     for m in _TOKEN_FORMATS.finditer(text):
         yield Span("SECRET", m.start(), m.end(), m.group(0))
     for m in _SECRET_AFTER_WORD.finditer(text):
-        value = m.group("v").rstrip(".,;!?)")
-        if value.lower() in ("reset", "expired", "changed", "wrong", "incorrect", "invalid"):
-            continue
-        yield Span("SECRET", m.start("v"), m.start("v") + len(value), value)
+        value = m.group("v").rstrip(".,;:!?)")
+        if _secret_like(value):
+            yield Span("SECRET", m.start("v"), m.start("v") + len(value), value)
     for m in _RANDOM_RUN.finditer(text):
         if _looks_random(m.group(0)):
             yield Span("SECRET", m.start(), m.end(), m.group(0))

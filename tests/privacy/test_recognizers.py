@@ -36,6 +36,7 @@ def test_every_planted_value_becomes_a_typed_placeholder() -> None:
         "Order 12345678 arrived on 2024-01-05 at 10:30:00, total $1,234.56.",
         "Tracking 1Z999AA10123456784 and invoice INV-2024-0042, version 1.2.3.4.5",
         "My password doesn't work and the token expired, see article 4.",
+        "My PIN is locked, my PIN was entered wrong, the password was reset: unblock it.",
         "Card 4111 1111 1111 1112 (not Luhn), SSN 000-12-3456, 666-12-3456, 912-12-3456",
         "IBAN DE89 3704 0044 0532 0130 01 has a wrong check digit; 999.1.1.1 is no address",
         "Call me at 555-0000 maybe",  # not a valid US number
