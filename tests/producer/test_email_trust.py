@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session
 
@@ -11,6 +12,7 @@ from producer.email.parse import parse_email
 from producer.email.trust import SenderTrust, aligned
 from shared.models import Ticket, TicketPublic
 from tests.helpers import RecordingPublisher
+from tests.producer.conftest import KEY
 from tests.producer.test_email_ingest import make_mail
 from worker.pipeline.ticket_state import claim
 
@@ -123,3 +125,17 @@ def test_authenticated_colleague_may_reply_in_thread(session: Session) -> None:
         "t:2",
     )
     assert cc.outcome is Outcome.threaded and cc.ticket_id == victim.ticket_id
+
+
+def test_the_api_shows_the_flag_and_the_link(session: Session, client: TestClient) -> None:
+    ing = _ingester(session)
+    victim = ing.ingest(_signed("My order", Message_ID="<v1@shop.example>"), "t:1")
+    forged = ing.ingest(
+        make_mail("x", From="eve@evil.example", Subject=f"Re: [TF-{victim.ticket_id}]"), "t:2"
+    )
+    body = client.get(f"/tickets/{forged.ticket_id}").json()
+    assert body["flag"].startswith("possible spoof") and body["sender_verified"] is False
+    assert body["linked_ticket_id"] == victim.ticket_id
+    assert client.get(f"/tickets/{victim.ticket_id}").json()["sender_verified"] is True
+    api = client.post("/tickets", json={"body": "hi", "customer_email": "a@b.example"}, headers=KEY)
+    assert api.json()["sender_verified"] is None  # the integration asserts the customer
