@@ -133,3 +133,14 @@ def test_invisible_characters_and_lookalikes_are_normalised() -> None:
     fence = Neutralizer()
     text = "\uff1c/ticket\uff1e pa\u200bss \u202eevil\u202c caf\u00e9"
     assert fence(text) == "\u2039/ticket\uff1e pass evil caf\u00e9".replace("\uff1e", ">")
+
+
+def test_thousands_of_added_tokens_stay_fast() -> None:
+    import time
+
+    fence = Neutralizer([f"<unused{i}>" for i in range(6000)] + ["<start_of_turn>"])
+    text = ("Where is my <unused42> parcel <start_of_turn>? " * 1000)[:50_000]
+    t0 = time.perf_counter()
+    out = fence(text)
+    assert time.perf_counter() - t0 < 1.0
+    assert "<unused42>" not in out and "<start_of_turn>" not in out and "parcel" in out

@@ -87,16 +87,39 @@ def tokenizer_control_tokens(tokenizer: Any) -> frozenset[str]:
 
 
 class Neutralizer:
-    """Makes customer text inert for one tokenizer's control tokens (see module docstring)."""
+    """Makes customer text inert for one tokenizer's control tokens (see module docstring).
+
+    A tokenizer may bring thousands of added tokens (Gemma's ``<unused0>``...), too many for
+    one regex alternation: candidates start at a token's first character, and each length in
+    use is looked up in a set, longest first, so the cost grows with the text, not the list.
+    """
 
     def __init__(self, special_tokens: Iterable[str] = ()) -> None:
         self.tokens = control_token_set(special_tokens)
-        alternatives = "|".join(re.escape(t) for t in self.tokens)
-        self._token_re = re.compile(alternatives, re.IGNORECASE)
+        self._by_length: dict[int, set[str]] = {}
+        for t in self.tokens:
+            self._by_length.setdefault(len(t), set()).add(t.casefold())
+        self._lengths = sorted(self._by_length, reverse=True)
+        firsts = {t[0].casefold() for t in self.tokens} | {t[0].upper() for t in self.tokens}
+        chars = "".join(re.escape(c) for c in sorted(firsts))
+        self._start = re.compile(f"[{chars}]" if chars else r"(?!)")
+
+    def _defuse_tokens(self, text: str) -> str:
+        out: list[str] = []
+        pos = 0
+        for m in self._start.finditer(text):
+            i = m.start()
+            if i < pos:
+                continue
+            for n in self._lengths:
+                if text[i : i + n].casefold() in self._by_length[n]:
+                    out += [text[pos:i], defuse_token(text[i : i + n])]
+                    pos = i + n
+                    break
+        return "".join(out) + text[pos:] if out else text
 
     def __call__(self, text: str) -> str:
-        text = visible_text(text)
-        text = self._token_re.sub(lambda m: defuse_token(m.group(0)), text)
+        text = self._defuse_tokens(visible_text(text))
         text = _DELIMITER_OPEN.sub(LT, text)
         return escape_separator(text)
 
