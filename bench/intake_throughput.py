@@ -52,7 +52,9 @@ def baseline_app():  # type: ignore[no-untyped-def]
     from shared.task_names import TRIAGE_TICKET
 
     settings = load_settings()
-    engine = create_engine(settings.resolved_database_url, pool_size=10, max_overflow=20)
+    engine = create_engine(
+        settings.resolved_database_url, pool_size=10, max_overflow=20, hide_parameters=True
+    )
     celery = create_celery_app(settings)
     app = FastAPI()
 

@@ -75,6 +75,10 @@ SCRIPTS = {
         "Delivery throughput",
         "python bench/delivery_throughput.py --database-url URL --json PATH",
     ),
+    "bench/redaction_banking77.py": (
+        "Banking77 before/after personal-data redaction",
+        "python bench/redaction_banking77.py ../shared/data/banking77/train.csv --json PATH",
+    ),
     "bench/backfill_load.py": (
         "Backfill load",
         "python bench/backfill_load.py ../shared/data/banking77/train.csv --database-url URL "

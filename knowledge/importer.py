@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -131,10 +132,11 @@ def _front_matter(text: str, origin: str) -> tuple[dict[str, str], str]:
     for end in range(1, len(lines)):
         if lines[end].strip() in ("---", "..."):
             meta = {}
-            for raw in lines[1:end]:
+            for lineno, raw in enumerate(lines[1:end], start=2):
                 key, sep, value = raw.partition(":")
                 if sep and key.strip() and not raw.startswith((" ", "\t", "#")):
                     meta[key.strip().lower()] = value.strip().strip("\"'")
+                    meta[f"{key.strip().lower()}@line"] = str(lineno)
             return meta, "\n".join(lines[end + 1 :])
     raise InputError(f"{origin}: front matter starts with '---' but is never closed")
 
@@ -146,6 +148,18 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror}") from None
+
+
+def check_url(url: str | None, origin: str) -> None:
+    """Only http(s) links may reach a draft (worker.drafting.citations keeps links that come
+    from the knowledge base): a ``javascript:``, ``data:`` or ``file:`` url is refused here."""
+    if url is None or not url.strip():
+        return
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise InputError(
+            f"{origin}: url must be an http:// or https:// link with a host, got {url[:80]!r}"
+        )
 
 
 def _checked(doc_id: str, title: str, url: str | None, chunks: list[str], origin: str) -> KbDoc:
@@ -170,6 +184,7 @@ def parse_markdown(path: Path, doc_id: str) -> KbDoc:
     meta, body = _front_matter(_read_text(path), str(path))
     first_heading = next((h for h, _ in split_sections(body) if h), None)
     title = meta.get("title") or first_heading or path.stem.replace("-", " ").replace("_", " ")
+    check_url(meta.get("url"), f"{path}:{meta.get('url@line', 1)}")
     return _checked(
         meta.get("id") or doc_id, title, meta.get("url"), markdown_chunks(body), str(path)
     )
@@ -203,6 +218,7 @@ def parse_jsonl(path: Path) -> list[KbDoc]:
         text = _field(record, "text", origin, required=True) or ""
         title = _field(record, "title", origin, required=False) or doc_id
         url = _field(record, "url", origin, required=False)
+        check_url(url, origin)
         docs.append(_checked(doc_id, title, url, chunk_text(text), origin))
     if not docs:
         raise InputError(f"{path}: no articles in the file")

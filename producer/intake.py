@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -38,12 +39,20 @@ def find_existing(session: Session, source: str, external_id: str | None) -> Tic
     return session.exec(stmt).first()
 
 
-def persist_ticket(session: Session, data: TicketCreate, queue: str) -> tuple[Ticket, bool]:
-    """Insert the ticket, or return the one already stored under (source, external_id)."""
+def persist_ticket(
+    session: Session,
+    data: TicketCreate,
+    queue: str,
+    extra: dict[str, Any] | None = None,
+) -> tuple[Ticket, bool]:
+    """Insert the ticket, or return the one already stored under (source, external_id).
+
+    ``extra``: table fields a channel sets itself (the e-mail channel's sender trust, flag).
+    """
     existing = find_existing(session, data.source, data.external_id)
     if existing is not None:
         return existing, False
-    ticket = Ticket.model_validate(data, update={"queue": queue})
+    ticket = Ticket.model_validate(data, update={"queue": queue, **(extra or {})})
     session.add(ticket)
     try:
         session.commit()

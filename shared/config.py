@@ -7,6 +7,7 @@ first ticket hours later.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from functools import lru_cache
@@ -159,6 +160,35 @@ class Settings(BaseSettings):
     imap_processed_folder: str = ""
     imap_poll_interval_s: int = Field(60, ge=1)
     email_max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    email_max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        description="A longer header field is cut before parsing and the ticket flagged; the "
+        "header block stops at 16 times this.",
+    )
+    email_trusted_authserv_ids: str = Field(
+        "",
+        description="Comma-separated authserv-ids (your receiving mail servers) whose "
+        "Authentication-Results headers are believed; empty: no sender is authenticated.",
+    )
+    email_trust_senders: bool = Field(
+        False, description="Believe every From (a source that authenticated senders itself)."
+    )
+
+    # Privacy (privacy/): what is masked before a model sees a ticket.
+    redact_entities: str = Field(
+        "card,iban,email,phone,ssn,ip,secret",
+        description="Personal data replaced by typed placeholders ([CARD_1]) in prompts, "
+        "classifier input and history lines; comma-separated, empty: none.",
+    )
+    redact_phone_region: str = Field(
+        "US", description="Region (ISO 3166 alpha-2) for phone numbers written without +."
+    )
+    redact_patterns: str = Field(
+        "",
+        description="More ids to mask, a JSON object of TYPE to regex, e.g. "
+        '{"NINO": "\\b[A-Z]{2}\\d{6}[A-D]\\b"}.',
+    )
 
     # Metrics (Prometheus): the API serves /metrics behind the API key; each worker serves its
     # own on a port of this host.
@@ -258,6 +288,45 @@ class Settings(BaseSettings):
             raise ValueError("must be one line (no CR or LF): it goes into a mail header")
         return v
 
+    @field_validator("redact_entities")
+    @classmethod
+    def _redact_entities(cls, v: str) -> str:
+        from privacy.recognizers import ENTITY_TYPES
+
+        unknown = {e.strip().lower() for e in v.split(",") if e.strip()} - set(ENTITY_TYPES)
+        if unknown:
+            raise ValueError(
+                f"unknown types {', '.join(sorted(unknown))}; known: {', '.join(ENTITY_TYPES)}"
+            )
+        return v
+
+    @field_validator("redact_phone_region")
+    @classmethod
+    def _phone_region(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{2}", v):
+            raise ValueError("must be a two-letter region code such as US or DE")
+        return v.upper()
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _redact_patterns(cls, v: str) -> str:
+        if not v.strip():
+            return v
+        try:
+            patterns = json.loads(v)
+        except ValueError:
+            raise ValueError("must be a JSON object of TYPE to regex") from None
+        if not isinstance(patterns, dict):
+            raise ValueError("must be a JSON object of TYPE to regex")
+        for kind, regex in patterns.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", kind) or not isinstance(regex, str):
+                raise ValueError(f"{kind!r}: a type is letters and digits, its value a regex")
+            try:
+                re.compile(regex)
+            except re.error as err:
+                raise ValueError(f"{kind}: not a valid regex ({err})") from None
+        return v
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level_any_case(cls, v: object) -> object:
@@ -333,6 +402,18 @@ class Settings(BaseSettings):
     @property
     def webhook_url_list(self) -> list[str]:
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
+
+    @property
+    def trusted_authserv_ids(self) -> list[str]:
+        return [i.strip() for i in self.email_trusted_authserv_ids.split(",") if i.strip()]
+
+    @property
+    def redact_pattern_map(self) -> dict[str, str]:
+        return dict(json.loads(self.redact_patterns)) if self.redact_patterns.strip() else {}
+
+    @property
+    def redact_entity_list(self) -> list[str]:
+        return [e.strip().lower() for e in self.redact_entities.split(",") if e.strip()]
 
     @property
     def base_url(self) -> str:

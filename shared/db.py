@@ -25,13 +25,18 @@ POOL_TIMEOUT_S = 10.0
 
 
 def make_engine(url: str) -> Engine:
-    """An engine tuned per backend: SQLite gets WAL and a busy timeout for concurrent workers."""
+    """An engine tuned per backend: SQLite gets WAL and a busy timeout for concurrent workers.
+
+    ``hide_parameters``: a database error's message (logged, stored as a ticket's last error)
+    would otherwise carry the statement's parameters, i.e. ticket bodies and e-mail addresses.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            hide_parameters=True,
             pool_timeout=POOL_TIMEOUT_S,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
@@ -49,6 +54,7 @@ def make_engine(url: str) -> Engine:
     connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
     return create_engine(
         url,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,

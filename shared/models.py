@@ -67,6 +67,14 @@ def storable_text(value: Any) -> Any:
 # A ticket's body is its conversation, oldest message first, joined by this line. The email
 # channel writes it; the prompt builder and the classifier split on it.
 THREAD_SEPARATOR = "\n\n---\n\n"
+# A line of dashes (or look-alikes) inside one message would read as that separator.
+_RULE_LINE = re.compile(r"(?m)^[ \t]*[-\u2010-\u2015\u2212\ufe58\ufe63\uff0d_=*]{3,}[ \t]*$")
+
+
+def escape_separator(message: str) -> str:
+    """One message's text with any separator-like line spaced out ("- - -"), so only the
+    separators ticketflow writes between messages split a conversation."""
+    return _RULE_LINE.sub(lambda m: " ".join(m.group(0).strip()), message)
 
 
 # Fields a producer supplies; shared by the create payload and the table.
@@ -146,6 +154,14 @@ class Ticket(TicketBase, table=True):
     lease_expires_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Trust of input (producer/email/trust.py): whether the e-mail sender was authenticated;
+    # None where a channel asserts the customer itself (API integrations, backfill). An
+    # unverified sender's ticket gets no customer history in its prompt.
+    sender_verified: bool | None = None
+    # What a reviewer must see before trusting the ticket ("possible spoof: ..."), and the
+    # ticket it concerns (not a foreign key: erasing one ticket must not be blocked by another).
+    flag: str | None = Field(default=None, max_length=500)
+    linked_ticket_id: int | None = None
 
 
 # GET /tickets/{id}: the ticket with its current triage result and review.
@@ -157,6 +173,9 @@ class TicketPublic(TicketBase):
     revision: int
     created_at: datetime
     updated_at: datetime
+    sender_verified: bool | None = None
+    flag: str | None = None
+    linked_ticket_id: int | None = None
     triage: TriagePublic | None = None
     review: ReviewPublic | None = None
     # The approved reply on its way to the customer (newest first), with its status.

@@ -15,6 +15,7 @@ import typer
 
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
+from privacy.cli import forget_cmd, purge_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
@@ -122,6 +123,8 @@ app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("ingest-email")(ingest_email)
 app.command("report")(report_cmd)
+app.command("forget")(forget_cmd)
+app.command("purge")(purge_cmd)
 
 if __name__ == "__main__":
     app()

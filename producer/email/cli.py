@@ -17,6 +17,7 @@ from producer.email.imap import ImapConfig, Security, check_config
 from producer.email.ingest import EmailIngester, IngestCounts
 from producer.email.run import ingest_all, poll_imap
 from producer.email.sources import RawMail, iter_eml, iter_maildir, iter_mbox
+from producer.email.trust import SenderTrust
 from shared.config import Settings, settings_or_exit
 from shared.errors import SourceError, TransientError
 
@@ -72,6 +73,12 @@ def ingest_email(
     max_message_bytes: int = typer.Option(
         0, min=0, help="Bigger mail is quarantined, not parsed (default 25 MiB)."
     ),
+    trust_senders: bool = typer.Option(
+        False,
+        "--trust-senders",
+        help="Believe every From of this source (it authenticated senders itself); otherwise "
+        "only Authentication-Results from TICKETFLOW_EMAIL_TRUSTED_AUTHSERV_IDS count.",
+    ),
 ) -> None:
     """Turn support mail into tickets: IMAP, mbox, Maildir or .eml files.
 
@@ -106,7 +113,9 @@ def ingest_email(
         raise _fail("nothing to read: give --imap-host, --mbox, --maildir or --eml", EXIT_USAGE)
     _run(settings, local, imap, once=once,
          interval_s=poll_interval or settings.imap_poll_interval_s,
-         max_message_bytes=max_message_bytes or settings.email_max_message_bytes)  # fmt: skip
+         max_message_bytes=max_message_bytes or settings.email_max_message_bytes,
+         trust=SenderTrust.of(settings.trusted_authserv_ids,
+                              trust_senders or settings.email_trust_senders))  # fmt: skip
 
 
 def _run(
@@ -117,6 +126,7 @@ def _run(
     once: bool,
     interval_s: int,
     max_message_bytes: int,
+    trust: SenderTrust,
 ) -> None:
     from shared.db import get_engine, session_scope
 
@@ -127,6 +137,7 @@ def _run(
             ingester = EmailIngester(
                 session, make_publisher(settings), settings.queue,
                 max_body_chars=settings.max_body_chars, max_message_bytes=max_message_bytes,
+                max_header_bytes=settings.email_max_header_bytes, trust=trust,
             )  # fmt: skip
             for mails in local:
                 ingest_all(ingester, mails, counts, typer.echo)

@@ -9,6 +9,7 @@ then stay unacknowledged and be read again on the next run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -28,6 +29,7 @@ from producer.email.thread import (
     find_thread,
     message_key,
 )
+from producer.email.trust import SenderTrust
 from producer.intake import find_existing, persist_ticket, retriage, send_now
 from shared.config import default
 from shared.errors import TransientError
@@ -38,7 +40,19 @@ log = logging.getLogger(__name__)
 SOURCE = "email"
 TICKET_BODY_MAX: int = default("max_body_chars")
 DEFAULT_MAX_MESSAGE_BYTES: int = default("email_max_message_bytes")
+DEFAULT_MAX_HEADER_BYTES: int = default("email_max_header_bytes")
 TRUNCATED = "\n\n[message truncated]"
+
+
+def _joined(flags: list[str]) -> str | None:
+    return "; ".join(flags)[:500] if flags else None
+
+
+def spoof_flag(ticket_id: int | None) -> str:
+    return (
+        f"possible spoof: points at ticket {ticket_id} but the sender is not its customer "
+        "and could not be authenticated"
+    )
 
 
 class Outcome(StrEnum):
@@ -88,7 +102,11 @@ class EmailIngester:
         *,
         max_body_chars: int = TICKET_BODY_MAX,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        trust: SenderTrust | None = None,
     ) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.trust = trust or SenderTrust()
         self.session = session
         self.publisher = publisher
         self.queue = queue
@@ -125,12 +143,21 @@ class EmailIngester:
                 raw, origin, f"message is {len(raw)} bytes, over the {self.max_message_bytes} limit"
             )
         try:
-            mail = parse_email(raw)
+            mail = parse_email(raw, self.max_header_bytes)
         except Exception as err:
             return self.quarantine(raw, origin, f"not a readable email: {err}")
         if not mail.headers:
             return self.quarantine(raw, origin, "not an email: no header lines at all")
         key = message_key(mail.message_id, raw)
+        flags = [f"header cut to the size limit: {', '.join(mail.cut_headers)}"] * bool(
+            mail.cut_headers
+        )
+        reused = self._reused_by(mail, key)
+        if reused is not None:
+            # Another mail already stored under this Message-ID: this one is different, so it
+            # is kept under an id of its own content, linked and flagged, never dropped.
+            key, first = f"{key}#sha256:{hashlib.sha256(raw).hexdigest()[:24]}", reused
+            flags.append(f"Message-ID reused by a different mail (first stored in ticket {first})")
         duplicate = self._duplicate(mail, key)
         if duplicate is not None:
             return duplicate
@@ -140,10 +167,31 @@ class EmailIngester:
         body = self._model_text(mail)
         if not body:
             return self.quarantine(raw, origin, "no text: empty body and subject, no attachments")
-        ticket = find_thread(self.session, mail)
-        if ticket is not None:
-            return self._add_to_thread(ticket, mail, key, body)
-        return self._open_ticket(raw, origin, mail, key, body)
+        verified = self.trust.verified(mail)
+        match = find_thread(self.session, mail) if reused is None else None
+        if match is not None and match.may_join(verified):
+            return self._add_to_thread(match.ticket, mail, key, body, verified, flags)
+        if match is None:
+            return self._open_ticket(
+                raw, origin, mail, key, body, verified, flag=_joined(flags), linked=reused
+            )
+        # Points at someone else's ticket: a ticket of its own, linked, and flagged unless an
+        # authenticated sender merely quoted a ticket number.
+        if not verified:
+            flags.insert(0, spoof_flag(match.ticket.id))
+        return self._open_ticket(
+            raw, origin, mail, key, body, verified, flag=_joined(flags), linked=match.ticket.id
+        )
+
+    def _reused_by(self, mail: ParsedEmail, key: str) -> int | None:
+        """The ticket of an earlier, different mail stored under this Message-ID; None when
+        the id is new or the stored mail is this one (same subject and text: a re-read)."""
+        stmt = select(TicketMessage).where(TicketMessage.message_id == key)
+        stored = self.session.exec(stmt).first()
+        if stored is None:
+            return None
+        same = stored.subject == mail.subject[:1000] and stored.body_original == mail.text
+        return None if same else stored.ticket_id
 
     def _duplicate(self, mail: ParsedEmail, key: str) -> IngestResult | None:
         stmt = select(TicketMessage).where(TicketMessage.message_id == key)
@@ -184,7 +232,16 @@ class EmailIngester:
         )
 
     def _open_ticket(
-        self, raw: bytes, origin: str, mail: ParsedEmail, key: str, body: str
+        self,
+        raw: bytes,
+        origin: str,
+        mail: ParsedEmail,
+        key: str,
+        body: str,
+        verified: bool,
+        *,
+        flag: str | None = None,
+        linked: int | None = None,
     ) -> IngestResult:
         fields_: dict[str, Any] = {
             "source": SOURCE,
@@ -199,10 +256,16 @@ class EmailIngester:
             data = TicketCreate(**fields_)
         except ValidationError as err:
             if not any(e["loc"] == ("customer_email",) for e in err.errors()):
-                return self.quarantine(raw, origin, f"not a valid ticket: {err}")
+                # Field names and messages only: pydantic's text repeats the input (the
+                # body), and this reason is printed by the run.
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+                )
+                return self.quarantine(raw, origin, f"not a valid ticket: {problems}")
             # An address the validator rejects still leaves a ticket worth triaging.
             data = TicketCreate(**{**fields_, "customer_email": None})
-        ticket, created = persist_ticket(self.session, data, self.queue)
+        extra = {"sender_verified": verified, "flag": flag, "linked_ticket_id": linked}
+        ticket, created = persist_ticket(self.session, data, self.queue, extra)
         if not created:
             return IngestResult(Outcome.duplicate, ticket.id, "stored by a concurrent run")
         # The message row is committed before the queue message: persist first, then send.
@@ -219,9 +282,19 @@ class EmailIngester:
             log.warning("ticket %s stored, not sent yet: %s", ticket.id, err)
 
     def _add_to_thread(
-        self, ticket: Ticket, mail: ParsedEmail, key: str, body: str
+        self,
+        ticket: Ticket,
+        mail: ParsedEmail,
+        key: str,
+        body: str,
+        verified: bool,
+        flags: list[str],
     ) -> IngestResult:
         assert ticket.id is not None
+        if flags:
+            ticket.flag = _joined([*([ticket.flag] if ticket.flag else []), *flags])
+        # One unauthenticated message makes the whole conversation unverified (no history).
+        ticket.sender_verified = verified and ticket.sender_verified is not False
         try:
             ensure_first_message(self.session, ticket)
             self.session.add(self._message(ticket, mail, key, body))

@@ -18,6 +18,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 from producer.email.clean import html_to_text
+from shared.config import default
 
 # Labels seen in the wild mapped to the codec that actually decodes them (supersets mostly).
 CHARSET_ALIASES = {
@@ -33,6 +34,8 @@ CHARSET_ALIASES = {
     "unknown-8bit": "",
 }
 _MSGID = re.compile(r"<[^<>\s]+>")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+MAX_HEADER_BYTES: int = default("email_max_header_bytes")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -65,6 +68,10 @@ class ParsedEmail:
     headers: dict[str, str]
     part_types: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    # Every Authentication-Results header, topmost (added last, by our own server) first.
+    auth_results: tuple[str, ...] = field(default=())
+    # Headers cut to the size limit before parsing ("Subject (1400000 bytes)"): flag the ticket.
+    cut_headers: tuple[str, ...] = field(default=())
 
 
 def clean_str(value: str) -> str:
@@ -100,28 +107,82 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     return data.decode("utf-8", "replace"), f"undecodable bytes in charset {declared!r} replaced"
 
 
-def parse_email(raw: bytes) -> ParsedEmail:
-    """Parse one message; raises only if the bytes are not a message at all (never seen)."""
+def _header_end(raw: bytes) -> int:
+    """Where the header block ends (the blank line included); the whole mail if never."""
+    found = _BLANK_LINE.search(raw)
+    return found.end() if found else len(raw)
+
+
+def bound_headers(raw: bytes, max_field: int) -> tuple[bytes, list[str]]:
+    """Cut each header field (folded lines together) to ``max_field`` bytes and the header
+    block to 16 of those, before the parser sees them: Python's header parsing is super-linear
+    (a folded 1.4 MB Subject took 76 s), and no real header is that long."""
+    end = _header_end(raw)
+    if end <= max_field:
+        return raw, []
+    head, body = raw[:end], raw[end:]
+    fields: list[list[bytes]] = []
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1].append(line)
+        else:
+            fields.append([line])
+    out: list[bytes] = []
+    cut: list[str] = []
+    total = 0
+    for lines in fields:
+        size = sum(len(ln) for ln in lines)
+        name = lines[0].split(b":", 1)[0][:60].decode("ascii", "replace").strip() or "?"
+        if size > max_field:
+            kept: list[bytes] = []
+            n = 0
+            for ln in lines:
+                if n + len(ln) > max_field:
+                    break
+                kept.append(ln)
+                n += len(ln)
+            lines = kept or [lines[0][:max_field].rstrip(b"\r\n") + b"\n"]
+            cut.append(f"{name} ({size} bytes)")
+            size = sum(len(ln) for ln in lines)
+        if total + size > 16 * max_field and lines[0].strip():
+            cut.append("further headers dropped")
+            out.append(b"\n")
+            break
+        out.extend(lines)
+        total += size
+    return b"".join(out) + body, cut
+
+
+def parse_email(raw: bytes, max_header_bytes: int = MAX_HEADER_BYTES) -> ParsedEmail:
+    """Parse one message; raises only if the bytes are not a message at all (never seen).
+
+    Each header is read (and decoded) once, into ``headers``; the named fields come from it.
+    """
+    raw, cut = bound_headers(raw, max_header_bytes)
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)
     notes: list[str] = []
     text, from_html, body_part = _body(msg, notes)
-    name, addr = _sender(msg)
     headers = {k.lower(): _header(msg, k) for k in dict.fromkeys(msg.keys())}
+    name, addr = _sender(msg, headers.get("from", ""))
     return ParsedEmail(
-        message_id=_first_id(_header(msg, "message-id")),
-        in_reply_to=tuple(_MSGID.findall(_header(msg, "in-reply-to"))),
-        references=tuple(_MSGID.findall(_header(msg, "references"))),
+        message_id=_first_id(headers.get("message-id", "")),
+        in_reply_to=tuple(_MSGID.findall(headers.get("in-reply-to", ""))),
+        references=tuple(_MSGID.findall(headers.get("references", ""))),
         sender_email=addr,
         sender_name=name,
-        subject=" ".join(_header(msg, "subject").split()),
-        date=_date(msg),
+        subject=" ".join(headers.get("subject", "").split()),
+        date=_date(headers.get("date", "")),
         text=text,
         from_html=from_html,
         attachments=tuple(_attachments(msg, body_part)),
         headers=headers,
         part_types=tuple(_safe_type(p) for p in msg.walk()),
         notes=tuple(notes + [type(d).__name__ for d in msg.defects]),
+        auth_results=tuple(
+            clean_str(str(v)) for k, v in msg.raw_items() if k.lower() == "authentication-results"
+        ),
+        cut_headers=tuple(cut),
     )
 
 
@@ -155,7 +216,7 @@ def _first_id(value: str) -> str | None:
     return f"<{value}>" if value else None
 
 
-def _sender(msg: Message) -> tuple[str | None, str | None]:
+def _sender(msg: Message, header: str) -> tuple[str | None, str | None]:
     try:
         addresses = msg["from"].addresses  # type: ignore[union-attr]
         if addresses:
@@ -163,12 +224,11 @@ def _sender(msg: Message) -> tuple[str | None, str | None]:
             return clean_str(first.display_name) or None, clean_str(first.addr_spec) or None
     except Exception:
         pass
-    name, addr = parseaddr(_header(msg, "from"))
+    name, addr = parseaddr(header)
     return name or None, addr or None
 
 
-def _date(msg: Message) -> datetime | None:
-    value = _header(msg, "date")
+def _date(value: str) -> datetime | None:
     if not value:
         return None
     try:

@@ -8,6 +8,7 @@ ack does nothing: a re-run is made harmless by Message-ID deduplication instead.
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,32 +34,49 @@ def iter_mbox(path: Path) -> Iterator[RawMail]:
     return _mbox(path)
 
 
-def _leading_content(path: Path) -> bytes:
-    """What precedes the first "From " line: mailbox.mbox skips it without a word."""
-    lines: list[bytes] = []
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.startswith(b"From "):
-                break
-            lines.append(line)
-    return b"".join(lines)
+# An mbox separator ("postmark"): "From " + sender + an asctime date, e.g.
+# "From ana@example.com Fri Jul  8 12:08:34 2011" or Thunderbird's "From - Sat Jan  1 ...".
+_POSTMARK = re.compile(
+    rb"^From \S*\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|"
+    rb"Nov|Dec) [ \d]?\d \d{1,2}:\d\d"
+)
+_QUOTED_FROM = re.compile(rb"^>(>*From )")
 
 
 def _mbox(path: Path) -> Iterator[RawMail]:
+    """Split an mbox at postmark lines that follow a blank line (or start the file), and undo
+    mboxrd quoting (">From " -> "From "). Python's ``mailbox.mbox`` splits at every line that
+    starts with "From ", so an unquoted body line ("From now on ...") cut a mail in two."""
     try:
-        leading = _leading_content(path)
+        fh = path.open("rb")
     except OSError as err:
         raise SourceError(f"cannot read mbox {path}: {err}") from err
-    if leading.strip():  # a lone .eml passed as --mbox, or junk: ingested or quarantined
-        yield RawMail(leading, f"mbox:{path}#before-first-From-line")
-    box = mailbox.mbox(path, create=False)
-    try:
-        for index, key in enumerate(box.iterkeys()):
-            yield RawMail(box.get_bytes(key), f"mbox:{path}#{index}")
-    except (OSError, mailbox.Error) as err:
-        raise SourceError(f"cannot read mbox {path}: {err}") from err
-    finally:
-        box.close()
+    with fh:
+        current: list[bytes] = []
+        index = -1  # -1: content before the first postmark
+        previous_blank = True
+        try:
+            for line in fh:
+                if previous_blank and _POSTMARK.match(line):
+                    yield from _finish(current, index, path)
+                    current, index = [], index + 1
+                    previous_blank = False
+                    continue
+                previous_blank = not line.strip()
+                current.append(_QUOTED_FROM.sub(rb"\1", line) if index >= 0 else line)
+        except OSError as err:
+            raise SourceError(f"cannot read mbox {path}: {err}") from err
+        yield from _finish(current, index, path)
+
+
+def _finish(lines: list[bytes], index: int, path: Path) -> Iterator[RawMail]:
+    if index < 0:
+        if b"".join(lines).strip():  # a lone .eml passed as --mbox, or junk
+            yield RawMail(b"".join(lines), f"mbox:{path}#before-first-From-line")
+        return
+    if lines and not lines[-1].strip():
+        lines = lines[:-1]  # the blank line that separates it from the next postmark
+    yield RawMail(b"".join(lines), f"mbox:{path}#{index}")
 
 
 def iter_maildir(path: Path) -> Iterator[RawMail]:

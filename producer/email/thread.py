@@ -2,19 +2,21 @@
 
 A reply is matched by its In-Reply-To / References headers against stored message ids, or
 by a "[TF-123]" reference that our outgoing replies put in the subject (clients that drop
-the threading headers still keep the subject) when it comes from the ticket's customer.
+the threading headers still keep the subject). Whether it may join is ``ThreadMatch.may_join``:
+a forged sender never gets into someone else's conversation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
 from producer.email.parse import ParsedEmail
-from shared.models import THREAD_SEPARATOR, Ticket, TicketMessage, utcnow
+from shared.models import THREAD_SEPARATOR, Ticket, TicketMessage, escape_separator, utcnow
 
 TICKET_REF = re.compile(r"\[TF-(\d{1,9})\]", re.IGNORECASE)
 MAX_KEY_CHARS = 512  # Ticket.external_id's limit; TicketMessage.message_id allows more
@@ -32,22 +34,40 @@ def message_key(message_id: str | None, raw: bytes | None = None) -> str:
     return "raw-sha256:" + hashlib.sha256(raw or b"").hexdigest()
 
 
-def find_thread(session: Session, mail: ParsedEmail) -> Ticket | None:
-    """The ticket this mail answers, nearest reference first; None for a new conversation."""
+@dataclass(frozen=True)
+class ThreadMatch:
+    """The conversation a mail points at, and whether its sender may join it."""
+
+    ticket: Ticket
+    same_sender: bool  # the sender is the ticket's customer
+    by_reference: bool  # found by In-Reply-To/References, not only by a [TF-n] tag
+
+    def may_join(self, verified: bool) -> bool:
+        """A ticket's customer may always add to it; anyone else only with an authenticated
+        sender replying to one of its messages (a colleague in copy). Ticket numbers are easy
+        to guess and message ids travel in every quote, so neither proves who writes."""
+        return self.same_sender or (verified and self.by_reference)
+
+
+def find_thread(session: Session, mail: ParsedEmail) -> ThreadMatch | None:
+    """The ticket this mail points at, nearest reference first; None for a new conversation."""
     refs = [message_key(r) for r in (*mail.in_reply_to, *reversed(mail.references))]
+    ticket: Ticket | None = None
+    by_reference = False
     if refs:
         stmt = select(TicketMessage).where(col(TicketMessage.message_id).in_(set(refs)))
         by_id = {m.message_id: m.ticket_id for m in session.exec(stmt).all()}
         for ref in refs:
             if ref in by_id:
-                return session.get(Ticket, by_id[ref])
-    found = TICKET_REF.search(mail.subject)
-    ticket = session.get(Ticket, int(found.group(1))) if found else None
-    # Ticket numbers are easy to guess: the subject tag counts only from the customer's own
-    # address. Anyone else's mail becomes a ticket of its own, so nothing is lost either way.
-    if ticket is None or not _same_address(ticket.customer_email, mail.sender_email):
+                ticket, by_reference = session.get(Ticket, by_id[ref]), True
+                break
+    if ticket is None:
+        found = TICKET_REF.search(mail.subject)
+        ticket = session.get(Ticket, int(found.group(1))) if found else None
+    if ticket is None:
         return None
-    return ticket
+    same = _same_address(ticket.customer_email, mail.sender_email)
+    return ThreadMatch(ticket, same, by_reference)
 
 
 def _same_address(a: str | None, b: str | None) -> bool:
@@ -97,7 +117,7 @@ def conversation(session: Session, ticket_id: int, limit: int) -> str:
 def _render(message: TicketMessage) -> str:
     when = message.received_at or message.created_at
     return f"From: {message.sender or 'unknown'}\nDate: {_as_utc(when):%Y-%m-%d %H:%M} UTC\n\n" + (
-        message.body
+        escape_separator(message.body)
     )
 
 

@@ -63,6 +63,6 @@ def test_a_benchmark_without_results_is_listed_as_not_yet_recorded(tmp_path: Pat
     doc = tmp_path / "benchmarks.md"
     assert _render("--results", str(results), "--doc", str(doc)).returncode == 0
     text = doc.read_text()
-    assert text.count("Not yet recorded.") == 3  # batching, backfill, delivery
+    assert text.count("Not yet recorded.") == 4  # every script in SCRIPTS but the one copied
     assert "python bench/batching_throughput.py --json PATH" in text
     assert "## Banking77 intent accuracy\n" not in text  # that one has a result

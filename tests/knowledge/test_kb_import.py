@@ -160,6 +160,21 @@ def test_reimport_is_idempotent_and_replaces_changed_docs(session: Session, tmp_
         ("bad.txt", "hello", "unsupported file type"),
         ("bad.md", "# Nul\n\nA \x00 inside.\n", "bad.md: text must not contain NUL"),
         ("bad.jsonl", '{"id": "a", "text": "lone \\ud800"}\n', "bad.jsonl:1: text must be valid"),
+        (
+            "bad.md",
+            "---\ntitle: T\nurl: javascript:alert(1)\n---\n# T\n\ntext\n",
+            "bad.md:3: url must be an http:// or https:// link",
+        ),
+        (
+            "bad.jsonl",
+            '{"id": "a", "text": "t"}\n{"id": "b", "text": "t", "url": "data:text/html,x"}\n',
+            "bad.jsonl:2: url must be an http:// or https:// link",
+        ),
+        (
+            "bad.jsonl",
+            '{"id": "a", "text": "t", "url": "help.example.com/x"}\n',
+            "bad.jsonl:1: url",
+        ),
     ],
 )
 def test_bad_file_is_a_clear_error_and_nothing_is_written(

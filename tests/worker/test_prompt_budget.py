@@ -38,7 +38,9 @@ def labels(language: str) -> Classification:
 
 def chat_for(body: str, language: str = "zh") -> ChatMessages:
     refs = [Reference(f"Refund policy {i}", POLICY) for i in range(3)]
-    chat = build_chat(TicketView("订单退款", body), labels(language), refs)
+    chat = build_chat(
+        TicketView("订单退款", body, thread=THREAD_SEPARATOR in body), labels(language), refs
+    )
     return with_opening(chat, reply_opening("en", "Ana"))
 
 

@@ -150,3 +150,12 @@ def test_generation_stops_itself_after_draft_max_seconds(tiny_models: tuple[Path
 
 def test_engine_passes_the_draft_time_limit_from_settings(engine: TransformersEngine) -> None:
     assert engine.drafter.max_seconds == load_settings().task_time_limit_s / 2
+
+
+def test_control_tokens_come_from_the_loaded_tokenizer(engine: TransformersEngine) -> None:
+    """The tiny model reuses the MiniLM tokenizer: its tokens are BERT's, in no list of ours."""
+    from worker.pipeline.triage import fence_for
+
+    tokens = engine.control_tokens()
+    assert {"[CLS]", "[SEP]", "[MASK]"} <= tokens
+    assert fence_for(engine)("a [SEP] b [CLS]") == "a \u2045SEP\u2046 b \u2045CLS\u2046"

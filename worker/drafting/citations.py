@@ -27,6 +27,20 @@ _CLOSERS = (
     "\u3001\u3002\uff0c\uff01\uff1f\uff1a\uff1b"  # CJK and full-width punctuation
 )
 _URL = re.compile(rf"(?:https?://|www\.)[^\s<>\"'()\[\]{{}}{_CLOSERS}]+", re.IGNORECASE)
+# Anything else that a mail client or a browser would open: another scheme (javascript:, data:,
+# file:, any "x://"), or a bare domain with a common top-level domain or a path ("evil.example/x").
+_OTHER_SCHEME = re.compile(
+    rf"(?<![\w.+-])(?:(?:javascript|vbscript|data|file|blob|about|filesystem|intent|jar|"
+    rf"view-source|ms-[a-z-]+):|[a-z][a-z0-9+.-]*://)[^\s<>\"'(){{}}{_CLOSERS}]*",
+    re.IGNORECASE,
+)
+_BARE_DOMAIN = re.compile(
+    rf"(?<![\w@./:-])(?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+"
+    rf"(?:(?:com|net|org|info|biz|io|co|app|dev|xyz|me|ly|gl|to|link|site|online|shop|store|"
+    rf"click|top|ru|cn|de|uk|fr|es|it|nl|eu|us|ca|au|in|br|jp|pl|se|ch|be|at)\b(?:/[^\s<>\"'()"
+    rf"\[\]{{}}{_CLOSERS}]*)?|[a-z]{{2,24}}/[^\s<>\"'()\[\]{{}}{_CLOSERS}]+)",
+    re.IGNORECASE,
+)
 _TRAILING = ".,;:!?*…"  # ends a sentence or markdown emphasis, not the link
 LINK_REMOVED = "[link removed]"
 
@@ -61,14 +75,29 @@ def _key(url: str) -> str:
 
 
 def drop_unknown_links(draft: str, allowed: set[str]) -> str:
-    """Replace every link not in ``allowed`` with a visible marker for the reviewer."""
+    """Replace every link not in ``allowed`` with a visible marker for the reviewer: http(s)
+    links not from the knowledge base, then any other scheme, then bare domains."""
 
     def keep(m: re.Match[str]) -> str:
         url = _clean_url(m.group(0))
         tail = m.group(0)[len(url) :]
         return (url if _key(url) in allowed else LINK_REMOVED) + tail
 
-    return _URL.sub(keep, draft)
+    def http_only(m: re.Match[str]) -> str:
+        url = _clean_url(m.group(0))
+        if url.lower().startswith(("http://", "https://")) and _key(url) in allowed:
+            return m.group(0)
+        return LINK_REMOVED + m.group(0)[len(url) :]
+
+    def bare(m: re.Match[str]) -> str:
+        url = _clean_url(m.group(0))
+        return (
+            m.group(0) if url.lower().startswith("www.") else LINK_REMOVED + m.group(0)[len(url) :]
+        )
+
+    draft = _URL.sub(keep, draft)
+    draft = _OTHER_SCHEME.sub(http_only, draft)
+    return _BARE_DOMAIN.sub(bare, draft)
 
 
 def annotate(draft: str, shown: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

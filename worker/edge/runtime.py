@@ -29,7 +29,7 @@ from worker.engine.base import Engine
 from worker.engine.factory import build_engine
 from worker.pipeline.batcher import MicroBatcher
 from worker.pipeline.ticket_state import DB_UNAVAILABLE
-from worker.pipeline.triage import TriageJob, TriageOutput, run_batch
+from worker.pipeline.triage import TriageJob, TriageOutput, redactor_from, run_batch
 
 log = logging.getLogger(__name__)
 MAX_START_BACKOFF_S = 30.0
@@ -107,7 +107,7 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
         wait_for_database(kb.load)
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
-            partial(run_batch, engine, kb=kb),
+            partial(run_batch, engine, kb=kb, redactor=redactor_from(settings)),
             settings.batch_size,
             settings.max_batch_wait_ms / 1000,
         )

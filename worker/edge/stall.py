@@ -104,6 +104,10 @@ class WatchedEngine:
         with self.watchdog.watching(len(chats)):
             return self.engine.draft(chats)
 
+    def control_tokens(self) -> frozenset[str]:
+        tokens = getattr(self.engine, "control_tokens", None)
+        return tokens() if callable(tokens) else frozenset()
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         with self.watchdog.watching(len(texts)):
             return self.engine.embed(texts)

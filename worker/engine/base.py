@@ -80,3 +80,7 @@ class Drafter(Protocol):
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
         """One draft per chat, in order."""
         ...
+
+    def control_tokens(self) -> frozenset[str]:
+        """The loaded tokenizer's special and added tokens, which customer text must not spell."""
+        ...

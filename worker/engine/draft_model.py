@@ -15,6 +15,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from shared import metrics
+from worker.drafting.fences import tokenizer_control_tokens
 from worker.drafting.prompt_budget import PromptFitter, render_chat
 from worker.engine.base import ChatMessages
 from worker.engine.device import pick_dtype
@@ -80,6 +81,11 @@ class DraftGenerator:
     def fit(self, chat: ChatMessages) -> str:
         """The rendered chat within ``max_input_tokens``; see ``worker.drafting.prompt_budget``."""
         return self._fitter.fit(chat)
+
+    def control_tokens(self) -> frozenset[str]:
+        """The tokenizer's own special and added tokens: customer text must not spell them
+        (``worker.drafting.fences``); read from the loaded tokenizer, whatever its family."""
+        return tokenizer_control_tokens(self.tokenizer)
 
     def _render(self, chat: ChatMessages) -> str:
         return render_chat(self.tokenizer, chat)

@@ -100,6 +100,9 @@ class TransformersEngine:
         with freed_on_oom(self.device):
             return self.drafter.generate(chats)
 
+    def control_tokens(self) -> frozenset[str]:
+        return self.drafter.control_tokens()
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         emb: torch.Tensor = self.classifier.embed(texts)
         return [row.tolist() for row in emb]

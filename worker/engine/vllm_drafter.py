@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import ConfigError
+from worker.drafting.fences import tokenizer_control_tokens
 from worker.drafting.prompt_budget import PromptFitter
 from worker.engine.base import ChatMessages
 from worker.engine.draft_model import begun_replies
@@ -89,6 +90,10 @@ class VllmDraftGenerator:
             "input_ids"
         ]
         return ids[-self.max_input_tokens :]
+
+    def control_tokens(self) -> frozenset[str]:
+        """The special and added tokens of vLLM's tokenizer (the model's own)."""
+        return tokenizer_control_tokens(self.tokenizer)
 
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
         prompts = [{"prompt_token_ids": self.prompt_ids(c)} for c in chats]

@@ -17,14 +17,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
 from shared.errors import TransientError
-from shared.models import Ticket, TicketStatus, TriageResult, utcnow
+from shared.models import Ticket, TicketMessage, TicketStatus, TriageResult, utcnow
 from shared.webhook_events import add_event
 from worker.drafting.prompting import TicketView
 from worker.pipeline.history import load_history
@@ -90,7 +90,10 @@ def claim(
             subject=ticket.subject,
             body=ticket.body,
             customer_name=ticket.customer_name,
-            history=tuple(load_history(s, ticket)),  # before the write: no lock held meanwhile
+            # Before the write: no lock held meanwhile. A sender that could not be
+            # authenticated gets no one's history (a forged From must not pull the victim's).
+            history=tuple(load_history(s, ticket)) if ticket.sender_verified is not False else (),
+            thread=_is_thread(s, ticket_id),
         )
         now = utcnow()
         queued_ms = (
@@ -111,6 +114,13 @@ def claim(
         if not claimed:
             return _why_not(s, ticket_id, revision), nothing, 0
         return None, view, max(queued_ms, 0)
+
+
+def _is_thread(s: Session, ticket_id: int) -> bool:
+    """Whether the body is a conversation of several stored messages (joined by the e-mail
+    channel with its separator); a single message's "---" lines are the customer's."""
+    stmt = select(func.count()).where(col(TicketMessage.ticket_id) == ticket_id)
+    return (s.exec(stmt).one() or 0) > 1
 
 
 def _settle_duplicate(s: Session, ticket_id: int, revision: int) -> None:

@@ -12,14 +12,18 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 
+from privacy import Redactor, restore
 from shared import metrics
+from shared.config import Settings
 from shared.errors import PermanentError, TransientError
 from shared.models import TriageResult
 from worker.drafting.citations import finish_draft
+from worker.drafting.fences import Neutralizer
 from worker.drafting.knowledge_base import Hit, KnowledgeBase
 from worker.drafting.prompting import (
     Reference,
@@ -30,6 +34,7 @@ from worker.drafting.prompting import (
     with_opening,
 )
 from worker.engine.base import Classification, Engine
+from worker.pipeline.redaction import redact_view
 from worker.pipeline.ticket_state import (
     DB_UNAVAILABLE,
     Outcome,
@@ -78,38 +83,71 @@ def citation(n: int, hit: Hit) -> dict[str, Any]:
     }
 
 
+# On by default: every entity type; the worker passes the configured one.
+DEFAULT_REDACTOR = Redactor()
+
+
+def redactor_from(settings: Settings) -> Redactor:
+    return Redactor(
+        settings.redact_entity_list,
+        phone_region=settings.redact_phone_region,
+        extra_patterns=settings.redact_pattern_map,
+    )
+
+
+@lru_cache(maxsize=4)
+def _neutralizer(tokens: tuple[str, ...]) -> Neutralizer:
+    return Neutralizer(tokens)
+
+
+def fence_for(engine: Engine) -> Neutralizer:
+    """Defuses the draft model's own control tokens (an engine without a tokenizer: the
+    common families' tokens only)."""
+    tokens = getattr(engine, "control_tokens", None)
+    return _neutralizer(tuple(sorted(tokens())) if callable(tokens) else ())
+
+
 def run_batch(
-    engine: Engine, jobs: list[TriageJob], kb: KnowledgeBase | None = None
+    engine: Engine,
+    jobs: list[TriageJob],
+    kb: KnowledgeBase | None = None,
+    redactor: Redactor = DEFAULT_REDACTOR,
 ) -> list[TriageOutput]:
     """One classify pass, one retrieval embed pass and one generate pass for the whole batch.
 
     ``kb`` must be built on this engine (same encoder); without one, drafts get no references.
+    The models see placeholders for personal data (``redactor``); the stored draft gets safe
+    values back (``privacy.restore``: a card as its last four digits).
     """
     t0 = time.perf_counter()
-    texts = [classification_text(j.view) for j in jobs]
+    fence = fence_for(engine)
+    redacted = [redact_view(j.view, redactor) for j in jobs]
+    views = [v for v, _ in redacted]
+    texts = [classification_text(v) for v in views]
     labels = engine.classify(texts)
     t1 = time.perf_counter()
     hits = kb.retrieve(texts) if kb is not None else [[] for _ in jobs]
     t2 = time.perf_counter()
     chats = [
         with_opening(
-            build_chat(j.view, lab, [Reference(h.passage.title, h.passage.text) for h in hs]),
-            reply_opening(lab.language.name, j.view.customer_name),
+            build_chat(v, lab, [Reference(h.passage.title, h.passage.text) for h in hs], fence),
+            reply_opening(lab.language.name, v.customer_name, fence),
         )
-        for j, lab, hs in zip(jobs, labels, hits, strict=True)
+        for v, lab, hs in zip(views, labels, hits, strict=True)
     ]
     drafts = engine.draft(chats)
     t3 = time.perf_counter()
     c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
     metrics.record_batch(len(jobs), t1 - t0, t2 - t1, t3 - t2)
     out = []
-    for lab, d, hs in zip(labels, drafts, hits, strict=True):
+    for lab, d, hs, (_, vault) in zip(labels, drafts, hits, redacted, strict=True):
         draft, cites = finish_draft(
             d,
             [citation(n, h) for n, h in enumerate(hs, start=1)],
             lab.language.name,
             [h.passage.text for h in hs],
         )
+        draft = restore(draft, vault)
         out.append(TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms))
     return out
 
