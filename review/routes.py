@@ -52,5 +52,6 @@ def review_ticket(
         ticket_id,
         data,
         current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir),
+        settings.blocking_warning_set,
     )
     return to_public(session, session.get_one(Ticket, review.ticket_id))

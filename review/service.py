@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import Session, col, select, update
 
+from review.examples import record_example, refuse_blocked_approval
 from shared.errors import ConflictError, InputError, NotFoundError
 from shared.models import (
     Review,
@@ -34,8 +37,13 @@ def validate_review(data: ReviewCreate, labels: dict[str, list[str]]) -> None:
 
 
 def submit_review(
-    session: Session, ticket_id: int, data: ReviewCreate, labels: dict[str, list[str]]
+    session: Session,
+    ticket_id: int,
+    data: ReviewCreate,
+    labels: dict[str, list[str]],
+    blocking: Collection[str] = (),
 ) -> Review:
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval."""
     validate_review(data, labels)
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
@@ -58,6 +66,8 @@ def submit_review(
     ).first()
     if result is None:  # status says triaged, so this is a broken invariant, not user error
         raise ConflictError(f"ticket {ticket_id} has no triage result for its revision")
+    if data.decision == ReviewDecision.approve:  # issue 20: guardrails
+        refuse_blocked_approval(ticket_id, result.warnings, blocking)
     edited = data.decision == ReviewDecision.edit
     final = (
         None
@@ -95,6 +105,7 @@ def submit_review(
         session.rollback()
         raise ConflictError(f"ticket {ticket_id} changed while it was being reviewed: reload it")
     session.add(review)
+    record_example(session, ticket, result, review)  # issue 20: approved replies teach
     session.commit()
     session.refresh(review)
     return review

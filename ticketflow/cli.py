@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from knowledge.cli import kb_cmd
+from knowledge.templates_cli import templates_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
 from producer.email.cli import ingest_email
@@ -97,6 +98,7 @@ app.command("worker")(worker_cmd)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")
+app.add_typer(templates_cmd, name="templates")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
 app.command("ingest-email")(ingest_email)
