@@ -123,7 +123,7 @@ def read_templates(paths: Sequence[Path]) -> list[Template]:
 
 
 def import_templates(session: Session, paths: Sequence[Path]) -> TemplateSummary:
-    """Insert or replace templates by id, in one transaction (the caller commits)."""
+    """Insert or replace templates by id, in one transaction."""
     templates = read_templates(paths)
     ids = [t.template_id for t in templates]
     existing = {
@@ -150,7 +150,7 @@ def import_templates(session: Session, paths: Sequence[Path]) -> TemplateSummary
             session.flush()
             session.add(ReplyExample(template_id=t.template_id, **fields))
             updated += 1
-    session.flush()
+    session.commit()
     return TemplateSummary(len(templates), created, updated, unchanged)
 
 

@@ -226,10 +226,12 @@ def fix_signature(draft: str, signature: str) -> tuple[str, str | None]:
     return f"{head}\n{signature}", after or "(no signature)"
 
 
-def _body(draft: str) -> str:
-    """The draft without its sign-off block."""
+def _body(draft: str, signature: str) -> str:
+    """The draft without its sign-off block (or its bare signature line)."""
     lines = draft.rstrip().split("\n")
     closing = next((i for i in range(len(lines) - 1, -1, -1) if _is_closing(lines[i])), None)
+    if closing is None and lines and lines[-1].strip() == signature:
+        closing = len(lines) - 1
     return "\n".join(lines[:closing] if closing is not None else lines).rstrip()
 
 
@@ -316,9 +318,9 @@ def check_draft(draft: str, ctx: DraftContext) -> GuardedDraft:
         )
     if loops(text):
         warnings.append(_warn(ctx, REPETITION, "The draft repeats itself: rewrite it."))
-    body, cut = trim_unfinished(_body(text))
+    body, cut = trim_unfinished(_body(text, ctx.signature))
     if cut:
-        tail = text[len(_body(text)) :]
+        tail = text[len(_body(text, ctx.signature)) :]
         text = f"{body}{tail}" if body else tail.strip()
         warnings.append(
             _warn(ctx, TRUNCATED, "The draft was cut off; its unfinished end was removed.", True)
@@ -348,14 +350,14 @@ def check_draft(draft: str, ctx: DraftContext) -> GuardedDraft:
                 f"settings: {', '.join(invented)}.",
             )
         )
-    sample = _for_language_check(_body(text))
+    sample = _for_language_check(_body(text, ctx.signature))
     if ctx.detect_language is not None and len(_WORD.findall(sample)) >= 6:
         found = ctx.detect_language(sample)
         if found not in (ctx.language, "und"):
             warnings.append(
                 _warn(ctx, LANGUAGE, f"The draft reads as {found!r}, not {ctx.language!r}.")
             )
-    promised = promises(_body(text), ctx)
+    promised = promises(_body(text, ctx.signature), ctx)
     if promised:
         warnings.append(
             _warn(
