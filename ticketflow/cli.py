@@ -22,6 +22,7 @@ from shared.config import settings_or_exit
 from shared.errors import ConfigError, DemoError
 from shared.version import ticketflow_version
 from training.cli import eval_cmd, train
+from training.draft_eval_cli import eval_drafts
 from worker.cli import worker_cmd
 
 
@@ -101,6 +102,7 @@ app.add_typer(kb_cmd, name="kb")
 app.add_typer(templates_cmd, name="templates")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
+app.command("eval-drafts")(eval_drafts)
 app.command("ingest-email")(ingest_email)
 
 if __name__ == "__main__":
