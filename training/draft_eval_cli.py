@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import typer
 from shared.config import settings_or_exit
 from shared.errors import ConfigError, InputError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "ticketflow" / "samples"
+SAMPLES = Path(str(resources.files("ticketflow").joinpath("samples")))
 COLUMNS = (
     ("n", "n"),
     ("violation_rate", "violations"),
