@@ -49,7 +49,9 @@ def aids(db: DbEngine, engine: RecordingEngine, languages: str = "en") -> DraftA
     return DraftAids(rules, ExampleIndex(db, engine, min_similarity=0.5, refresh_s=0.0))
 
 
-def triage(db: DbEngine, engine: RecordingEngine, helper: DraftAids, ticket: Ticket) -> TriageResult:
+def triage(
+    db: DbEngine, engine: RecordingEngine, helper: DraftAids, ticket: Ticket
+) -> TriageResult:
     tid = ticket.id or 0
     outcome = process_ticket(
         tid,
