@@ -28,6 +28,7 @@ from shared.errors import InputError
 from shared.models import (
     ReplyExample,
     Review,
+    ReviewDecision,
     Ticket,
     TicketStatus,
     TriageResult,
@@ -280,7 +281,7 @@ def score_reviews(
         fallback = any(w["code"] == LANGUAGE_FALLBACK for w in stored)
         s.language_match = detect(result.draft_reply) == lang or fallback
         s.cited = any(c.get("cited") for c in result.citations) if result.citations else None
-        s.words, s.decision = words(result.draft_reply), review.decision.value
+        s.words, s.decision = words(result.draft_reply), ReviewDecision(review.decision).value
         if review.final_reply:
             s.cosine = sims[id(review)]
             s.rouge_l = rouge_l(result.draft_reply, review.final_reply)
