@@ -114,6 +114,9 @@ def test_an_approved_reply_is_suggested_for_a_similar_ticket_with_details_swappe
     prompt = engine.chats[-1][1]["content"]
     assert "Replies our team approved for similar tickets" in prompt
     assert prompt.index("Example 1:") < prompt.index("<ticket>")
+    examples = prompt[prompt.index("Example 1:") : prompt.index("<ticket>")]
+    assert "Peter" not in examples and "48213" not in examples  # fitted to the new ticket
+    assert "Dear Grace," in examples
     # The rejected ticket's draft was never an example.
     assert "ref " not in prompt.split("<ticket>")[0]
     assert all(w["code"] != "contact" for w in result.warnings)

@@ -55,7 +55,9 @@ class DraftRules:
         )
 
     def writes(self, language: str) -> bool:
-        return not self.draft_languages or language.lower() in self.draft_languages
+        """Undetermined text ("und": digits, emoji) is no language to fall back from."""
+        code = language.lower()
+        return not self.draft_languages or code in self.draft_languages or code == "und"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class DraftPlan:
     language: str  # the language the draft is written in
     fallback: bool  # the ticket's language is not one the model writes: team language instead
     examples: tuple[ExampleHit, ...] = ()
+    # The examples' replies fitted to this ticket (the old customer's name and order numbers
+    # never reach the prompt).
+    example_replies: tuple[str, ...] = ()
     suggestion: dict[str, Any] | None = None  # offered to the reviewer
     canned: str | None = None  # used as the draft, without generation
 
@@ -101,18 +106,21 @@ class DraftAids:
         plans = []
         for view, lang, found in zip(views, langs, hits, strict=True):
             suggestion: dict[str, Any] | None = None
-            reply = ""
-            if found:
-                best = found[0]
-                e = best.example
-                reply = adapt_reply(
-                    e.reply,
-                    old_ticket=e.ticket_text,
-                    old_name=e.customer_name,
+            fitted = [
+                adapt_reply(
+                    h.example.reply,
+                    old_ticket=h.example.ticket_text,
+                    old_name=h.example.customer_name,
                     new_ticket=ticket_text(view),
                     new_name=view.customer_name,
                     language=lang,
                 )
+                for h in found
+            ]
+            reply = fitted[0] if fitted else ""
+            if found:
+                best = found[0]
+                e = best.example
                 suggestion = {
                     "reply": reply,
                     "source": f"Based on {e.origin}",
@@ -121,10 +129,12 @@ class DraftAids:
                     "similarity": best.score,
                 }
             if self.rules.writes(lang):
-                shown = tuple(found[: self.rules.examples])
-                plans.append(DraftPlan(lang, False, shown, suggestion))
+                k = self.rules.examples
+                plans.append(
+                    DraftPlan(lang, False, tuple(found[:k]), tuple(fitted[:k]), suggestion)
+                )
             elif suggestion is not None:  # a person wrote this language: use their reply
-                plans.append(DraftPlan(lang, False, (), suggestion, canned=reply))
+                plans.append(DraftPlan(lang, False, (), (), suggestion, canned=reply))
             else:
                 plans.append(DraftPlan(self.rules.team_language, True))
         return plans
@@ -140,8 +150,8 @@ class DraftAids:
         if not plan.examples:
             return chat
         items = [
-            f"Example {n}:\n{neutralize(h.example.reply.strip()[:EXAMPLE_CHARS])}"
-            for n, h in enumerate(plan.examples, start=1)
+            f"Example {n}:\n{neutralize(reply.strip()[:EXAMPLE_CHARS])}"
+            for n, reply in enumerate(plan.example_replies, start=1)
         ]
         block = (
             "Replies our team approved for similar tickets (adapt the closest one to this "
@@ -166,8 +176,7 @@ class DraftAids:
             ticket_text=ticket_text(view),
             language=plan.language,
             customer_name=view.customer_name,
-            sources=[*sources, *(h.example.reply for h in plan.examples)]
-            + ([plan.canned] if plan.canned else []),
+            sources=[*sources, *plan.example_replies] + ([plan.canned] if plan.canned else []),
             allowed_contacts=self.rules.allowed_contacts,
             signature=self.rules.signature,
             promise_phrases=self.rules.promise_phrases,

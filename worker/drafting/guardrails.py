@@ -351,7 +351,8 @@ def check_draft(draft: str, ctx: DraftContext) -> GuardedDraft:
             )
         )
     sample = _for_language_check(_body(text, ctx.signature))
-    if ctx.detect_language is not None and len(_WORD.findall(sample)) >= 6:
+    checkable = ctx.language not in ("und", "")
+    if checkable and ctx.detect_language is not None and len(_WORD.findall(sample)) >= 6:
         found = ctx.detect_language(sample)
         if found not in (ctx.language, "und"):
             warnings.append(
