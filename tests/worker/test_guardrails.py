@@ -209,3 +209,17 @@ def test_cut_off_draft_is_trimmed_to_its_last_sentence() -> None:
     # A complete draft is not touched.
     done = check_draft(g.text, ctx("demo-014"))
     assert done.text == g.text and done.warnings == []
+
+
+def test_a_sign_off_block_before_the_article_pointer_is_replaced() -> None:
+    # The bundled model on ev-25 of the evaluation set: a sign-off by the customer and an
+    # invented address, then the pointer ticketflow appends.
+    draft = (
+        "Dear Claire,\n\nWe hope that you're well.\n\nBest regards,\nClaire Bernard\n"
+        "Premier de la Support\nCafé Le Bristol\n\nYou can find more details in our help "
+        "article \u201cDelivery times and tracking\u201d [1]."
+    )
+    text, was = fix_signature(draft, "The Support Team")
+    assert "Claire Bernard" not in text and "Bristol" not in text
+    assert "Best regards,\nThe Support Team\n\nYou can find more details" in text
+    assert was is not None and was.startswith("Claire Bernard")

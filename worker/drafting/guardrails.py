@@ -210,20 +210,28 @@ def _is_closing(line: str) -> bool:
 def fix_signature(draft: str, signature: str) -> tuple[str, str | None]:
     """The draft signed with ``signature``; returns (text, what was replaced or None).
 
-    The lines after the last sign-off ("Best regards,") are the signature. A draft with none
-    gets the configured one appended, so every reply is signed the same way.
+    The lines after the last sign-off ("Best regards,") up to the next blank line are the
+    signature, wherever the block stands (a pointer to a help article may follow it). A draft
+    with none gets the configured one appended, so every reply is signed the same way.
     """
     lines = draft.rstrip().split("\n")
     closing = next((i for i in range(len(lines) - 1, -1, -1) if _is_closing(lines[i])), None)
-    if closing is None or closing < len(lines) - 4:
+    if closing is None:
         if lines and lines[-1].strip() == signature:
             return draft.rstrip(), None
         return f"{draft.rstrip()}\n\n{signature}", "(no signature)"
-    after = "\n".join(lines[closing + 1 :]).strip()
-    if after == signature:
+    end = closing + 1
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    block = "\n".join(lines[closing + 1 : end]).strip()
+    if block == signature:
         return draft.rstrip(), None
+    rest = "\n".join(lines[end:]).strip()
+    # A bare configured signature left after the block (appended earlier) is not repeated.
+    rest = "" if rest == signature else rest
     head = "\n".join(lines[: closing + 1]).rstrip()
-    return f"{head}\n{signature}", after or "(no signature)"
+    signed = f"{head}\n{signature}" + (f"\n\n{rest}" if rest else "")
+    return signed, block or "(no signature)"
 
 
 def _body(draft: str, signature: str) -> str:
