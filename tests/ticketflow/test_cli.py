@@ -69,9 +69,9 @@ def test_db_upgrade_creates_the_schema(tmp_path) -> None:
     r = _cli("db", "upgrade", env={"TICKETFLOW_DATA_DIR": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ticketflow.db").exists()
-    assert r.stdout.startswith("database at 0002:")  # the revision reached, not the one asked
+    assert r.stdout.startswith("database at 0005:")  # the revision reached, not the one asked
     again = _cli("db", "upgrade", "base", env={"TICKETFLOW_DATA_DIR": str(tmp_path)})
-    assert again.returncode == 0 and again.stdout.startswith("database at 0002:")
+    assert again.returncode == 0 and again.stdout.startswith("database at 0005:")
 
 
 @pytest.mark.parametrize(
