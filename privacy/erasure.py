@@ -26,6 +26,7 @@ from shared.config import default
 from shared.models import (
     OutboundMessage,
     QuarantinedInput,
+    ReplyExample,
     Review,
     Ticket,
     TicketMessage,
@@ -39,6 +40,7 @@ from shared.models import (
 TICKET_CHILDREN: tuple[type[SQLModel], ...] = (
     OutboundMessage,
     WebhookDelivery,
+    ReplyExample,
     Review,
     TriageResult,
     TicketMessage,

@@ -53,6 +53,7 @@ def review_ticket(
         data,
         current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir),
         settings,
+        settings.blocking_warning_set,
     )
     return to_public(session, session.get_one(Ticket, review.ticket_id))
 

@@ -6,16 +6,19 @@ transaction as the review (``delivery.outbox``); a rejection writes none.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select, update
 
+from review.examples import record_example, refuse_blocked_approval
 from review.outbox import add_reply, add_review_event, withdraw_reply
 from shared import metrics
 from shared.config import Settings, get_settings
 from shared.errors import ConflictError, InputError, NotFoundError
 from shared.models import (
+    ReplyExample,
     Review,
     ReviewCreate,
     ReviewDecision,
@@ -49,7 +52,9 @@ def submit_review(
     data: ReviewCreate,
     labels: dict[str, list[str]],
     settings: Settings | None = None,
+    blocking: Collection[str] = (),
 ) -> Review:
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval."""
     validate_review(data, labels)
     settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
@@ -73,6 +78,8 @@ def submit_review(
     ).first()
     if result is None:  # status says triaged, so this is a broken invariant, not user error
         raise ConflictError(f"ticket {ticket_id} has no triage result for its revision")
+    if data.decision == ReviewDecision.approve:  # issue 20: guardrails
+        refuse_blocked_approval(ticket_id, result.warnings, blocking)
     edited = data.decision == ReviewDecision.edit
     final = (
         None
@@ -113,6 +120,7 @@ def submit_review(
     if final is not None:
         add_reply(session, ticket, final, settings)
     add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
+    record_example(session, ticket, result, review)  # issue 20: approved replies teach
     session.commit()
     session.refresh(review)
     waited = _aware(review.created_at) - _aware(result.created_at)
@@ -134,6 +142,8 @@ def undo_approval(session: Session, ticket_id: int) -> Ticket:
     if ticket.status != TicketStatus.approved:
         raise ConflictError(f"ticket {ticket_id} is not approved (status {ticket.status})")
     withdraw_reply(session, ticket_id)
+    # A withdrawn approval teaches nothing: its reply example goes with it.
+    session.exec(delete(ReplyExample).where(col(ReplyExample.ticket_id) == ticket_id))
     session.exec(
         delete(Review).where(
             col(Review.ticket_id) == ticket_id,

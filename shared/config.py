@@ -100,6 +100,37 @@ class Settings(BaseSettings):
     )
     confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
 
+    # Drafts a reviewer can send (issue 20): guardrails, languages, suggestions.
+    draft_languages: str = Field(
+        "en",
+        description="ISO 639-1 codes the draft model writes well; a ticket in another language "
+        "gets a flagged draft in team_language (or its approved reply/template). Empty: all.",
+    )
+    team_language: str = Field("en", min_length=2, description="Language of fallback drafts.")
+    draft_signature: str = Field(
+        "The Support Team", min_length=1, description="How every draft is signed."
+    )
+    draft_allowed_contacts: str = Field(
+        "",
+        description="Comma-separated emails, phone numbers and links drafts may contain besides "
+        "those in the ticket and the knowledge base.",
+    )
+    draft_promise_phrases: dict[str, list[str]] | None = Field(
+        None,
+        description="JSON {language: [phrase, ...]}: commitments flagged for approval; "
+        "default: a built-in list (refunds, credits, compensation, legal).",
+    )
+    draft_blocking_warnings: str = Field(
+        "contact,placeholder,language,repetition",
+        description="Warning codes that keep a draft from being approved unedited; empty: none.",
+    )
+    suggestion_min_similarity: float = Field(
+        0.7, ge=-1.0, le=1.0, description="Approved replies below this similarity are not used."
+    )
+    suggestion_examples: int = Field(
+        2, ge=0, le=5, description="Approved replies put in the prompt as examples; 0: none."
+    )
+
     # Queue behaviour.
     worker_concurrency: int = Field(
         0, ge=0, le=512, description="0 means twice batch_size threads, so batches fill."
@@ -414,6 +445,16 @@ class Settings(BaseSettings):
     @property
     def redact_entity_list(self) -> list[str]:
         return [e.strip().lower() for e in self.redact_entities.split(",") if e.strip()]
+
+    @property
+    def draft_language_set(self) -> frozenset[str]:
+        return frozenset(c.strip().lower() for c in self.draft_languages.split(",") if c.strip())
+
+    @property
+    def blocking_warning_set(self) -> frozenset[str]:
+        return frozenset(
+            c.strip().lower() for c in self.draft_blocking_warnings.split(",") if c.strip()
+        )
 
     @property
     def base_url(self) -> str:

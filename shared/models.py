@@ -210,6 +210,10 @@ class TriageResultBase(SQLModel):
     alternatives: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     draft_reply: str = Field(sa_column=Column(Text, nullable=False))
     citations: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
+    # Guardrail findings (worker/drafting/guardrails.py), each {code, message, blocking, fixed},
+    # and the approved reply offered as an alternative (worker/drafting/suggestions.py).
+    warnings: list[Any] = Field(default_factory=list, sa_column=Column(JSON))
+    suggestion: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     classifier_model: str = Field(max_length=300)
     classifier_version: str = Field(max_length=100)
     draft_model: str = Field(max_length=300)
@@ -440,6 +444,26 @@ class WebhookDelivery(OutboxFields, table=True):
     delivery_id: str = Field(max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     response_status: int | None = None
+
+
+# --- Reply examples (suggestions from approved replies) -------------------------------------
+
+
+# Table: a reply a person approved (review) or wrote for reuse (template), with the ticket text
+# it answered; workers embed the text and offer the reply for similar tickets. Never a rejection.
+class ReplyExample(SQLModel, table=True):
+    __tablename__ = "reply_example"
+    __table_args__ = (UniqueConstraint("template_id", name="uq_reply_example_template"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    template_id: str | None = Field(default=None, max_length=300)
+    category: str = Field(default="", max_length=100)
+    language: str = Field(max_length=16, index=True)
+    customer_name: str | None = Field(default=None, max_length=200)
+    ticket_text: str = Field(sa_column=Column(Text, nullable=False))
+    reply: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 # TicketPublic names the read models of later sections.

@@ -15,6 +15,7 @@ import typer
 
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
+from knowledge.templates_cli import templates_cmd
 from privacy.cli import forget_cmd, purge_cmd
 from producer.backfill.cli import backfill
 from producer.cli import api_cmd, db_cmd, requeue_cmd
@@ -24,6 +25,7 @@ from shared.config import settings_or_exit
 from shared.errors import ConfigError, DemoError
 from shared.version import ticketflow_version
 from training.cli import eval_cmd, train
+from training.draft_eval_cli import eval_drafts
 from worker.cli import worker_cmd
 
 
@@ -119,8 +121,10 @@ app.command("deliver")(deliver_cmd)
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")
+app.add_typer(templates_cmd, name="templates")
 app.command("train")(train)
 app.command("eval")(eval_cmd)
+app.command("eval-drafts")(eval_drafts)
 app.command("ingest-email")(ingest_email)
 app.command("report")(report_cmd)
 app.command("forget")(forget_cmd)

@@ -24,10 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from knowledge.importer import import_paths, sample_kb_dir
+from knowledge.templates import import_templates
 from shared.config import Settings
 from shared.db import make_engine, session_scope, upgrade
 from shared.errors import DemoError
 from ticketflow.demo_delivery import SUPPORT_ADDRESS, run_delivery
+from ticketflow.demo_learning import learn_from_approvals, warnings_table
 from ticketflow.processes import (
     Child,
     child_env,
@@ -144,7 +146,9 @@ def run_demo(
     with _only_demo(data_dir):
         for p in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")):
             p.unlink(missing_ok=True)
-        return _run(settings, console, tickets, keep_running, data_dir, log_dir, db_file)
+        return _run(
+            settings, console, tickets, keep_running, data_dir, log_dir, db_file, samples is None
+        )
 
 
 @contextmanager
@@ -174,6 +178,7 @@ def _run(
     data_dir: Path,
     log_dir: Path,
     db_file: Path,
+    samples_are_bundled: bool = False,
 ) -> int:
     children: list[Child] = []
     sink = SmtpSink()
@@ -206,15 +211,18 @@ def _run(
                 "TICKETFLOW_SUPPORT_ADDRESS": SUPPORT_ADDRESS,
                 "TICKETFLOW_SUPPORT_NAME": "ticketflow demo",
                 "TICKETFLOW_DELIVERY_HOLD_S": str(HOLD_S),
+                # Workers see the demo's approvals at once (default: within 30 s).
+                "TICKETFLOW_KB_REFRESH_S": "1",
             }
         )
         demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{db_file}"})
         upgrade(demo_settings)
         with session_scope(make_engine(demo_settings.resolved_database_url)) as session:
             kb = import_paths(session, [sample_kb_dir()])
+            tpl = import_templates(session, [sample_kb_dir().parent / "templates"])
         console.print(
             f"Database: migrated {db_file}; knowledge base: {kb.docs} help articles "
-            f"({kb.passages} passages) for grounded drafts"
+            f"({kb.passages} passages) for grounded drafts; {tpl.templates} reply templates"
         )
 
         t0 = time.perf_counter()
@@ -240,7 +248,14 @@ def _run(
             ]
             results = _follow(http, ids, console, worker)
             elapsed = time.perf_counter() - t1
-        console.print(results_table(results))
+            console.print(results_table(results))
+            warned = warnings_table(results)  # issue 20: guardrails, then suggestions
+            if warned is not None:
+                console.print(warned)
+            if samples_are_bundled:
+                learn_from_approvals(
+                    http, console, results, lambda new: _follow(http, new, console, worker)
+                )
         ok = sum(1 for r in results if r["status"] == "triaged")
         console.print(
             f"{ok}/{len(ids)} tickets triaged in {elapsed:.1f}s "

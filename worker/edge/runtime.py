@@ -23,6 +23,7 @@ from shared import metrics
 from shared.config import Settings
 from shared.db import get_engine
 from shared.errors import TicketflowError
+from worker.drafting.draft_aids import build_draft_aids
 from worker.drafting.knowledge_base import KnowledgeBase
 from worker.edge.stall import StallHandler, StallWatchdog, WatchedEngine, end_worker
 from worker.engine.base import Engine
@@ -105,9 +106,10 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
             refresh_s=settings.kb_refresh_s,
         )
         wait_for_database(kb.load)
+        aids = build_draft_aids(settings, db, engine, loaded)  # issue 20
         load_s = time.perf_counter() - t0
         batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
-            partial(run_batch, engine, kb=kb, redactor=redactor_from(settings)),
+            partial(run_batch, engine, kb=kb, redactor=redactor_from(settings), aids=aids),
             settings.batch_size,
             settings.max_batch_wait_ms / 1000,
         )

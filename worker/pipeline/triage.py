@@ -23,6 +23,7 @@ from shared.config import Settings
 from shared.errors import PermanentError, TransientError
 from shared.models import TriageResult
 from worker.drafting.citations import finish_draft
+from worker.drafting.draft_aids import DraftAids
 from worker.drafting.fences import Neutralizer
 from worker.drafting.knowledge_base import Hit, KnowledgeBase
 from worker.drafting.prompting import (
@@ -66,6 +67,9 @@ class TriageOutput:
     # ``cited``: whether the draft refers to it (``appended`` when ticketflow added the pointer).
     citations: list[dict[str, Any]] = field(default_factory=list)
     retrieve_ms: int = 0
+    # Guardrail warnings and the approved reply offered to the reviewer (issue 20).
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    suggestion: dict[str, Any] | None = None
 
 
 TriageSubmit = Callable[[TriageJob], TriageOutput]
@@ -112,12 +116,14 @@ def run_batch(
     jobs: list[TriageJob],
     kb: KnowledgeBase | None = None,
     redactor: Redactor = DEFAULT_REDACTOR,
+    aids: DraftAids | None = None,
 ) -> list[TriageOutput]:
     """One classify pass, one retrieval embed pass and one generate pass for the whole batch.
 
     ``kb`` must be built on this engine (same encoder); without one, drafts get no references.
     The models see placeholders for personal data (``redactor``); the stored draft gets safe
     values back (``privacy.restore``: a card as its last four digits).
+    ``aids`` (examples, fallback language, guardrails) must be built on it too.
     """
     t0 = time.perf_counter()
     fence = fence_for(engine)
@@ -127,28 +133,50 @@ def run_batch(
     labels = engine.classify(texts)
     t1 = time.perf_counter()
     hits = kb.retrieve(texts) if kb is not None else [[] for _ in jobs]
+    # -- issue 20: plan each draft (examples, language), skip generation for canned ones --
+    vectors = engine.embed(texts) if aids is not None and aids.examples is not None else None
+    plans = aids.plan(views, labels, vectors) if aids is not None else None
     t2 = time.perf_counter()
-    chats = [
-        with_opening(
-            build_chat(v, lab, [Reference(h.passage.title, h.passage.text) for h in hs], fence),
-            reply_opening(lab.language.name, v.customer_name, fence),
-        )
-        for v, lab, hs in zip(views, labels, hits, strict=True)
+    chats = []
+    for i, (v, lab, hs) in enumerate(zip(views, labels, hits, strict=True)):
+        plan = plans[i] if plans is not None else None
+        plab = aids.prompt_labels(lab, plan) if aids is not None and plan is not None else lab
+        refs = [Reference(h.passage.title, h.passage.text) for h in hs]
+        chat = build_chat(v, plab, refs, fence)
+        if aids is not None and plan is not None:
+            chat = aids.with_examples(chat, plan)
+        opening = reply_opening(plab.language.name, v.customer_name, fence)
+        chats.append(with_opening(chat, opening))
+    todo = [i for i in range(len(jobs)) if plans is None or plans[i].canned is None]
+    generated = iter(engine.draft([chats[i] for i in todo]) if todo else [])
+    drafts = [
+        next(generated) if plans is None or plans[i].canned is None else plans[i].canned or ""
+        for i in range(len(jobs))
     ]
-    drafts = engine.draft(chats)
     t3 = time.perf_counter()
     c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
     metrics.record_batch(len(jobs), t1 - t0, t2 - t1, t3 - t2)
     out = []
-    for lab, d, hs, (_, vault) in zip(labels, drafts, hits, redacted, strict=True):
+    for i, (j, lab, d, hs, (_, vault)) in enumerate(
+        zip(jobs, labels, drafts, hits, redacted, strict=True)
+    ):
+        plan = plans[i] if plans is not None else None
         draft, cites = finish_draft(
             d,
             [citation(n, h) for n, h in enumerate(hs, start=1)],
-            lab.language.name,
+            plan.language if plan is not None else lab.language.name,
             [h.passage.text for h in hs],
         )
         draft = restore(draft, vault)
-        out.append(TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms))
+        warnings: list[dict[str, Any]] = []
+        if aids is not None and plan is not None:
+            sources = [t for h in hs for t in (h.passage.text, h.passage.url or "")]
+            titles = [h.passage.title for h in hs]
+            draft, warnings = aids.guard(draft, j.view, plan, sources, titles)
+        suggestion = plan.suggestion if plan is not None else None
+        out.append(
+            TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms, warnings, suggestion)
+        )
     return out
 
 
@@ -181,6 +209,8 @@ def _result(
         },
         draft_reply=out.draft,
         citations=out.citations,
+        warnings=out.warnings,
+        suggestion=out.suggestion,
         classifier_model=info.classifier_model,
         classifier_version=lab.classifier_version or info.classifier_version,
         draft_model=info.draft_model,
