@@ -15,6 +15,7 @@ from shared.config import load_settings
 from shared.models import (
     THREAD_SEPARATOR,
     QuarantinedInput,
+    ReplyExample,
     Review,
     Ticket,
     TicketMessage,
@@ -35,6 +36,7 @@ TABLES = [
     "quarantined_input",
     "outbound_message",
     "webhook_delivery",
+    "reply_example",
 ]
 
 
@@ -50,6 +52,9 @@ def _customer_data(session: Session) -> tuple[int, int]:
     # The approved reply waiting in the outbox, and its event for a webhook endpoint.
     add_reply(session, a1, f"Dear Ana ({ANA})", load_settings(support_address="help@shop.example"))
     add_event(session, ["https://hooks.example/tf"], "ticket.reviewed", a1.id, {"to": ANA})
+    session.add(
+        ReplyExample(ticket_id=a1.id, language="en", ticket_text=a1.body, reply=f"Dear {ANA}")
+    )
     for body, sender in (("first", ANA), ("second", ANA)):
         session.add(
             TicketMessage(ticket_id=a2.id or 0, sender=sender, body=body, body_original=body)
@@ -93,6 +98,7 @@ def test_forget_removes_a_customer_completely(session: Session) -> None:
         "quarantined_input": 1,
         "outbound_message": 1,
         "webhook_delivery": 1,
+        "reply_example": 1,
     }
     session.expire_all()
     assert _mentions(session, ANA) == [] and _mentions(session, "4111 1111") == []
@@ -123,6 +129,7 @@ def test_purge_removes_what_is_past_retention(session: Session) -> None:
         "quarantined_input": 1,
         "outbound_message": 0,
         "webhook_delivery": 0,
+        "reply_example": 0,
     }
     session.expire_all()
     assert [t.id for t in session.exec(select(Ticket)).all()] == [new.id]
