@@ -1,6 +1,7 @@
 """`ticketflow demo`, the README's run command, as a user runs it."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,10 +32,12 @@ def test_demo_starts_embedded_redis_when_none_answers(tmp_path: Path) -> None:
     assert "20/20 tickets triaged" in r.stdout and "/review" in r.stdout
     # The loop's last step: the demo approves one draft itself, says so, and the reply
     # arrives at its local SMTP sink threaded under the customer's mail.
-    assert "The demo now approves ticket #21's draft itself" in r.stdout
-    assert "Subject: Re: Charged twice for my subscription [TF-21]" in r.stdout
+    approved = re.search(r"The demo now approves ticket #(\d+)'s draft itself", r.stdout)
+    assert approved, r.stdout
+    n = approved.group(1)
+    assert f"Subject: Re: Charged twice for my subscription [TF-{n}]" in r.stdout
     assert "In-Reply-To: <" in r.stdout and "@customer.example>" in r.stdout
-    assert "Message-ID: <tf.21.1." in r.stdout and "delivery sent after 1 attempt" in r.stdout
+    assert f"Message-ID: <tf.{n}.1." in r.stdout and "delivery sent after 1 attempt" in r.stdout
     assert "Stopped worker, API, delivery worker and embedded Redis." in r.stdout
 
 
