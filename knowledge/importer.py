@@ -9,7 +9,6 @@ is left alone so workers have nothing to re-embed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from knowledge.jsonl import json_objects
 from shared.errors import InputError
 from shared.models import KbPassage, storable_text
 
@@ -204,16 +204,7 @@ def _field(record: dict[str, Any], name: str, origin: str, required: bool) -> st
 def parse_jsonl(path: Path) -> list[KbDoc]:
     """One article per line: {"id", "title", "text", "url"}; id and text are required."""
     docs = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        origin = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{origin}: invalid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{origin}: expected a JSON object, got {type(record).__name__}")
+    for origin, record in json_objects(_read_text(path), str(path)):
         doc_id = _field(record, "id", origin, required=True) or ""
         text = _field(record, "text", origin, required=True) or ""
         title = _field(record, "title", origin, required=False) or doc_id

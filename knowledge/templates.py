@@ -10,7 +10,6 @@ checked before anything is written; re-importing an id replaces that template.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from knowledge.importer import _front_matter, _read_text
+from knowledge.jsonl import json_objects
 from shared.errors import InputError
 from shared.models import LANGUAGE_RE, ReplyExample, storable_text
 
@@ -78,16 +78,7 @@ def parse_markdown(path: Path) -> Template:
 
 def parse_jsonl(path: Path) -> list[Template]:
     out = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        origin = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{origin}: invalid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{origin}: expected a JSON object")
+    for origin, record in json_objects(_read_text(path), str(path)):
         out.append(_checked(record, origin))
     return out
 
