@@ -20,6 +20,7 @@ services:
 system-deps:
 	./scripts/install-dovecot.sh
 	./scripts/install-prometheus.sh
+	./scripts/install-rt.sh
 
 test: install services
 	$(BIN)/python -m pytest
