@@ -72,6 +72,10 @@ class RTServer:
         path = self.root / "outgoing.mbox"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def mails_with(self, text: str) -> int:
+        """How many outgoing messages contain ``text`` (a message has a text and an HTML part)."""
+        return sum(text in m for m in self.outgoing_mail().split("From rt@localhost\n")[1:])
+
     def log(self) -> str:
         return (self.root / "rt.log").read_text(errors="replace")
 
