@@ -17,11 +17,13 @@ the path and the status.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -119,6 +121,8 @@ class Reply:
 
     text: str
     reviewer: str = ""
+    to: str | None = None  # the customer's address, for helpdesks whose replies are emails
+    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -243,12 +247,56 @@ def reply_draft_note(reply: Reply, key: str) -> str:
 
 def same_text(a: str, b: str) -> bool:
     """Whether two replies say the same (helpdesks re-wrap text and turn it into HTML)."""
-    return _plain(a) == _plain(b)
+    return (
+        " ".join(html_to_text(a).split()).casefold() == " ".join(html_to_text(b).split()).casefold()
+    )
 
 
-def _plain(text: str) -> str:
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text or "")
-    text = re.sub(r"<[^>]+>", "", text)
-    text = text.replace("&nbsp;", " ").replace("&amp;", "&").replace("&lt;", "<")
-    text = text.replace("&gt;", ">").replace("&quot;", '"').replace("&#39;", "'")
-    return " ".join(text.split()).casefold()
+def html_to_text(text: str) -> str:
+    """A helpdesk's HTML body as plain text: line breaks kept, tags dropped, entities read."""
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", text or "")
+    text = html.unescape(re.sub(r"<[^>]+>", "", text)).replace("\xa0", " ")
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML for helpdesks that store HTML bodies: escaped, lines kept."""
+    return "<br>".join(html.escape(line) for line in (text or "").split("\n"))
+
+
+def json_object(raw_body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or ``MalformedEvent`` saying why not."""
+    try:
+        payload = json.loads(raw_body)
+    except ValueError:
+        raise MalformedEvent("the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise MalformedEvent("the body is not a JSON object")
+    return payload
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time ("2024-01-02T03:04:05Z") or a Unix timestamp; None otherwise."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def probe(connector: Connector, name: str, path: str, say: str = "") -> tuple[CheckItem, Any]:
+    """GET ``path`` for ``check``: a passed item and the JSON answer, or a failed item."""
+    try:
+        answer = connector.http.json("GET", path)
+    except TicketflowError as err:
+        return CheckItem(name, False, str(err)), None
+    return CheckItem(name, True, say), answer
+
+
+def secret_item(connector: Connector) -> CheckItem:
+    ok = bool(connector.config.webhook_secret.get_secret_value())
+    return CheckItem("webhook secret", ok, "" if ok else "webhook_secret is not set")
