@@ -3,7 +3,10 @@ right events, and every write-back reads back over REST2 (and is not repeated on
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -25,6 +28,7 @@ from shared.errors import PermanentError
 from tests.integration.rt.conftest import WEBHOOK_SECRET, Relay
 from tests.integration.rt.rt_server import QUEUE, RTServer
 from tests.integration.rt.test_rt_setup import _attachments, _mail
+from ticketflow.processes import child_env, ticketflow_cmd
 
 LABELS = TriageLabels(category="billing", priority="urgent", sentiment="negative", language="en")
 
@@ -190,3 +194,39 @@ def test_check(rt: RTServer, conn: RtConnector) -> None:
         wrong.close()
         unknown_queue.close()
     assert items == {"credentials": True, "queue Nope": False, "custom field Nope": False}
+
+
+def test_integrations_check_cli(rt: RTServer, tmp_path: Path) -> None:
+    """``ticketflow integrations check rt``: the admin's last setup step (docs/connectors/rt.md)."""
+    config = {
+        "kind": "rt",
+        "url": rt.url,
+        "token": rt.token,
+        "webhook_secret": WEBHOOK_SECRET,
+        "options": {"queue": QUEUE},
+    }
+
+    def check(**overrides: object) -> subprocess.CompletedProcess[str]:
+        env = child_env(
+            {
+                "TICKETFLOW_CONNECTORS": json.dumps({"rt": {**config, **overrides}}),
+                "TICKETFLOW_DATA_DIR": str(tmp_path),
+            }
+        )
+        return subprocess.run(
+            ticketflow_cmd("integrations", "check", "rt"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    good = check()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "custom field Ticketflow Language" in good.stdout
+    assert "all checks passed" in good.stdout and rt.token not in good.stdout + good.stderr
+    bad = check(fields={"category": "Ticketflow Category", "priority": "Urgency"})
+    assert bad.returncode == 1
+    assert (
+        "FAIL custom field Urgency" in bad.stdout and "ok   custom field Ticketflow" in bad.stdout
+    )
