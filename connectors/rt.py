@@ -61,6 +61,7 @@ DEFAULT_FIELDS = {
     "language": "Ticketflow Language",
 }
 CORE_FIELDS = ("Priority",)  # ticket fields, not custom fields, that a label may go to
+NEWEST = {"per_page": "100", "orderby": "id", "order": "DESC"}  # a retry looks at these
 
 
 class RtConnector(Connector):
@@ -228,11 +229,12 @@ class RtConnector(Connector):
         return WriteResult(remote_id=self._last_own(target.ticket_ref, "Comment", tag))
 
     def _history(self, ref: str) -> list[dict[str, str]]:
-        """The ticket's messages: transaction id, type, creator and text (newest last)."""
+        """The ticket's newest messages (one REST2 page, where a retry's earlier write is):
+        transaction id, type, creator and text, oldest first."""
         types = self.http.json(
             "GET",
             f"{API}/ticket/{_ref(ref)}/history",
-            params={"fields": "Type,Creator", "per_page": 100},
+            params={"fields": "Type,Creator", **NEWEST},
         )
         txns = {
             str(t["id"]): (t.get("Type", ""), (t.get("Creator") or {}).get("id", ""))
@@ -241,7 +243,7 @@ class RtConnector(Connector):
         parts = self.http.json(
             "GET",
             f"{API}/ticket/{_ref(ref)}/attachments",
-            params={"fields": "TransactionId,ContentType,Content", "per_page": 100},
+            params={"fields": "TransactionId,ContentType,Content", **NEWEST},
         )
         out = []
         for part in (parts or {}).get("items", []):
@@ -252,7 +254,7 @@ class RtConnector(Connector):
                 out.append(
                     {"transaction": txn, "type": kind, "creator": creator, "content": content}
                 )
-        return out
+        return out[::-1]
 
     def _own(self, item: dict[str, str], kind: str) -> bool:
         return item["type"] == kind and item["creator"] == self.own_user

@@ -28,6 +28,7 @@ RT_MAILGATE = Path("/usr/bin/rt-mailgate-5")
 ROOT = Path(__file__).resolve().parents[3]
 TICKETFLOW_INITIALDATA = ROOT / "docs" / "connectors" / "rt-ticketflow.initialdata"
 QUEUE = "Support"
+TAGS_FIELD = "Ticketflow Tags"  # a test-only multi-value field
 AGENT = ("agent", "agent-password-1")  # a privileged RT user who answers customers
 
 
@@ -137,17 +138,22 @@ _TEST_DATA = f"""
 1;
 """
 
-_TOKEN_DATA = """
-@Final = (sub {
+# After the ticketflow initialdata: a multi-value field for ``tags_field``, and the token.
+_TOKEN_DATA = f"""
+@CustomFields = ({{ Name => '{TAGS_FIELD}', Type => 'FreeformMultiple',
+                   LookupType => 'RT::Queue-RT::Ticket', Queue => ['{QUEUE}'] }});
+@ACL = (map {{ {{ UserId => 'ticketflow', CF => '{TAGS_FIELD}', Right => $_ }} }}
+        qw(SeeCustomField ModifyCustomField));
+@Final = (sub {{
     my $user = RT::User->new(RT->SystemUser);
     $user->Load('ticketflow');
     my $token = RT::AuthToken->new(RT->SystemUser);
     my ($ok, $msg, $auth) = $token->Create(Owner => $user->Id, Description => 'ticketflow');
     die "auth token: $msg" unless $ok;
-    open my $fh, '>', $ENV{TICKETFLOW_TOKEN_FILE} or die $!;
+    open my $fh, '>', $ENV{{TICKETFLOW_TOKEN_FILE}} or die $!;
     print $fh $auth;
     close $fh;
-});
+}});
 1;
 """
 

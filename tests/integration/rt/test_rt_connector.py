@@ -26,7 +26,7 @@ from connectors.rt import RtConnector
 from shared.connector_config import ConnectorConfig
 from shared.errors import PermanentError
 from tests.integration.rt.conftest import WEBHOOK_SECRET, Relay
-from tests.integration.rt.rt_server import QUEUE, RTServer
+from tests.integration.rt.rt_server import QUEUE, TAGS_FIELD, RTServer
 from tests.integration.rt.test_rt_setup import _attachments, _mail
 from ticketflow.processes import child_env, ticketflow_cmd
 
@@ -137,6 +137,21 @@ def test_write_triage_sets_fields(rt: RTServer, fresh_relay: Relay, conn: RtConn
         missing.close()
     with rt.client() as c:
         assert c.get(f"/ticket/{event.ticket_ref}").json()["Priority"] in ("90", "High")
+
+
+def test_tags_into_a_multi_value_field(rt: RTServer, fresh_relay: Relay, conn: RtConnector) -> None:
+    event = _new_ticket(rt, fresh_relay, conn)
+    options = {"queue": QUEUE, "tags_field": TAGS_FIELD}
+    tagged = _connector(rt, tags=["category", "sentiment"], options=options)
+    try:
+        tagged.write_triage(_target(event, "k-tags"), LABELS)
+        tagged.write_triage(_target(event, "k-tags", retry=True), LABELS)  # idempotent
+    finally:
+        tagged.close()
+    with rt.client() as c:
+        fields = c.get(f"/ticket/{event.ticket_ref}").json()["CustomFields"]
+    values = {f["name"]: sorted(f["values"]) for f in fields}
+    assert values[TAGS_FIELD] == ["tf-category-billing", "tf-sentiment-negative"]
 
 
 def test_write_draft_is_an_internal_comment_once(
