@@ -49,6 +49,7 @@ from connectors.base import (
     same_text,
 )
 from connectors.http import HelpdeskRefused, HelpdeskUnavailable
+from producer.email.clean import strip_reply
 from shared.errors import PermanentError
 
 API = "/REST/2.0"
@@ -117,6 +118,7 @@ class RtConnector(Connector):
             )
         if _text(doc, "creator") == self.own_user:
             return Ignored("own_write")  # the reply ticketflow posted, echoed by the scrip
+        body = strip_reply(body)  # RT quotes the history in replies made from its UI or by mail
         if not body.strip():
             return Ignored("empty")
         by_customer = doc.get("creator_is_requestor") is True

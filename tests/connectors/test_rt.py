@@ -64,6 +64,12 @@ def test_kinds_of_correspondence() -> None:
     assert created.body == "Late parcel"  # an empty first message falls back to the subject
 
 
+def test_quoted_history_is_not_the_reply() -> None:
+    quoted = "Sent today.\n\nOn Mon, 1 Dec 2026, Carla <carla@example.com> wrote:\n> Where is it?"
+    agent = _conn().parse({}, _event(creator="ana", creator_is_requestor=False, content=quoted))
+    assert isinstance(agent, InboundEvent) and agent.body == "Sent today."
+
+
 def test_ignored_events() -> None:
     conn = _conn(user="tf-bot")
     assert conn.parse({}, _event(type="Comment")) == Ignored("event_type")
