@@ -300,3 +300,8 @@ def probe(connector: Connector, name: str, path: str, say: str = "") -> tuple[Ch
 def secret_item(connector: Connector) -> CheckItem:
     ok = bool(connector.config.webhook_secret.get_secret_value())
     return CheckItem("webhook secret", ok, "" if ok else "webhook_secret is not set")
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (payloads are untrusted)."""
+    return value if isinstance(value, dict) else {}

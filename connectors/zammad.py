@@ -41,6 +41,7 @@ from connectors.base import (
     Target,
     TriageLabels,
     WriteResult,
+    as_dict,
     html_to_text,
     json_object,
     parse_time,
@@ -82,8 +83,8 @@ class ZammadConnector(Connector):
             body = html_to_text(body)
         if article.get("internal"):
             return Ignored("internal_note")
-        customer = _dict(ticket.get("customer"))
-        author = _dict(article.get("created_by"))
+        customer = as_dict(ticket.get("customer"))
+        author = as_dict(article.get("created_by"))
         common: dict[str, Any] = {
             "ticket_ref": str(ticket["id"]),
             "message_ref": str(article["id"]),
@@ -178,7 +179,3 @@ class ZammadConnector(Connector):
     def _articles(self, ticket_ref: str) -> list[dict[str, Any]]:
         found = self.http.json("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_ref}")
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
