@@ -20,6 +20,7 @@ services:
 system-deps:
 	./scripts/install-dovecot.sh
 	./scripts/install-prometheus.sh
+	./scripts/install-rt.sh
 
 test: install services
 	$(BIN)/python -m pytest
@@ -30,7 +31,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared privacy dispatch producer worker review delivery knowledge training ticketflow
+	$(BIN)/mypy shared privacy dispatch producer worker review delivery knowledge training ticketflow connectors
 
 format: install
 	$(BIN)/ruff format .

@@ -1,4 +1,5 @@
-"""The two delivery outboxes the relay publishes: approved replies and webhook events.
+"""The delivery outboxes the relay publishes: approved replies, webhook events and helpdesk
+write-backs.
 
 A row is due once it is pending, unclaimed and past ``send_after`` (the undo hold time, or
 the next retry after a transient failure), so retries need no timer: the row simply becomes
@@ -15,7 +16,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col
 
 from dispatch.outbox import Outbox
-from shared.models import DeliveryStatus, OutboundMessage, WebhookDelivery
+from shared.models import ConnectorWrite, DeliveryStatus, OutboundMessage, WebhookDelivery
 
 
 def _due(table: Any) -> Any:
@@ -31,3 +32,5 @@ def _due(table: Any) -> Any:
 
 REPLIES = Outbox("replies", OutboundMessage, _due(OutboundMessage), handoff=False)
 WEBHOOKS = Outbox("webhooks", WebhookDelivery, _due(WebhookDelivery), handoff=False)
+# Labels and drafts written back to helpdesks (connectors/).
+CONNECTOR_WRITES = Outbox("connector_writes", ConnectorWrite, _due(ConnectorWrite), handoff=False)

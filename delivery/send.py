@@ -15,11 +15,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from connectors.registry import Registry
 from delivery.compose import build_email
+from delivery.connector_send import send_helpdesk_reply
 from delivery.smtp_channel import SmtpChannel
-from delivery.status import backoff_s, retry_later, settle, take
+from delivery.status import Row, backoff_s, retry_later, settle, take
 from delivery.webhook_channel import WebhookChannel
 from shared.config import Settings
 from shared.errors import PermanentError, TransientError
@@ -27,6 +29,7 @@ from shared.models import (
     DeliveryChannel,
     DeliveryStatus,
     OutboundMessage,
+    Review,
     Ticket,
     WebhookDelivery,
     utcnow,
@@ -48,6 +51,7 @@ class Channels:
 
     smtp: SmtpChannel | None
     webhooks: WebhookChannel
+    helpdesks: Registry  # connectors/: built on first use, one HTTP client each
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Channels:
@@ -56,12 +60,13 @@ class Channels:
         hooks = WebhookChannel(
             settings.webhook_secret.get_secret_value(), settings.webhook_timeout_s
         )
-        return cls(smtp, hooks)
+        return cls(smtp, hooks, Registry(settings))
 
     def close(self) -> None:
         if self.smtp is not None:
             self.smtp.close()
         self.webhooks.close()
+        self.helpdesks.close()
 
 
 def deliver_reply(db: Engine, settings: Settings, channels: Channels, row_id: int) -> Outcome:
@@ -80,10 +85,12 @@ def deliver_reply(db: Engine, settings: Settings, channels: Channels, row_id: in
                 )
             if message.channel == DeliveryChannel.email:
                 _send_email(message, name, settings, channels)
+            elif message.channel == DeliveryChannel.helpdesk:
+                send_helpdesk_reply(message, ticket, _reviewer(s, message), channels.helpdesks)
             else:
                 _send_webhook_reply(message, settings, channels)
         except (PermanentError, TransientError) as err:
-            return _after_error(
+            return after_error(
                 s, OutboundMessage, message.id or row_id, err, message.attempts, settings
             )
         except Exception as err:  # a bug: say so on the ticket; never retry blindly
@@ -105,16 +112,16 @@ def deliver_event(db: Engine, settings: Settings, channels: Channels, row_id: in
             code = channels.webhooks.post(row.url, row.payload, row.delivery_id)
         except (PermanentError, TransientError) as err:
             status = getattr(err, "status", None)
-            return _after_error(
+            return after_error(
                 s, WebhookDelivery, row_id, err, row.attempts, settings, response_status=status
             )
         settle(s, WebhookDelivery, row_id, DeliveryStatus.sent, settings, response_status=code)
         return Outcome.sent
 
 
-def _after_error(
+def after_error(
     s: Session,
-    table: type[OutboundMessage] | type[WebhookDelivery],
+    table: Row,
     row_id: int,
     err: Exception,
     attempts: int,
@@ -129,6 +136,15 @@ def _after_error(
         reason = f"gave up after {attempts} attempts: {reason}"
     settle(s, table, row_id, DeliveryStatus.failed, settings, reason, **extra)
     return Outcome.failed
+
+
+def _reviewer(s: Session, message: OutboundMessage) -> str:
+    stmt = (
+        select(Review.reviewer)
+        .where(Review.ticket_id == message.ticket_id)
+        .order_by(col(Review.id).desc())
+    )
+    return s.exec(stmt).first() or ""
 
 
 def _send_email(

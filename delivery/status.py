@@ -20,6 +20,7 @@ from producer.email.thread import ensure_first_message
 from shared import metrics
 from shared.config import Settings
 from shared.models import (
+    ConnectorWrite,
     DeliveryChannel,
     DeliveryStatus,
     OutboundMessage,
@@ -31,7 +32,7 @@ from shared.models import (
 from shared.webhook_events import add_event
 
 log = logging.getLogger(__name__)
-Row = type[OutboundMessage] | type[WebhookDelivery]
+Row = type[OutboundMessage] | type[WebhookDelivery] | type[ConnectorWrite]
 
 
 def take(session: Session, table: Row, row_id: int, lease_s: float) -> bool:
@@ -93,6 +94,8 @@ def _channel(session: Session, table: Row, row_id: int) -> str:
     """The metrics label of a row: a reply's channel, or ``event`` for a webhook event."""
     if table is WebhookDelivery:
         return "event"
+    if table is ConnectorWrite:
+        return "helpdesk"
     return str(session.get_one(OutboundMessage, row_id).channel)
 
 

@@ -23,10 +23,10 @@ from sqlmodel import Session, col
 
 from dispatch.broker_view import BrokerView
 from dispatch.recovery import PUBLISH_LAG_S
-from shared.models import DeliveryStatus, OutboundMessage, WebhookDelivery, utcnow
+from shared.models import ConnectorWrite, DeliveryStatus, OutboundMessage, WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
-TABLES = (OutboundMessage, WebhookDelivery)
+TABLES = (OutboundMessage, WebhookDelivery, ConnectorWrite)
 
 
 @dataclass

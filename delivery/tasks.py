@@ -16,7 +16,8 @@ from celery.signals import worker_ready, worker_shutdown
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from delivery.outboxes import REPLIES, WEBHOOKS
+from delivery.connector_send import deliver_write
+from delivery.outboxes import CONNECTOR_WRITES, REPLIES, WEBHOOKS
 from delivery.send import Channels, deliver_event, deliver_reply
 from delivery.sweeper import sweep
 from dispatch.broker_view import BrokerView, RedisBrokerView
@@ -25,7 +26,7 @@ from dispatch.service import DispatchService
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
 from shared.db import get_engine
-from shared.task_names import DELIVER_REPLY, DELIVER_WEBHOOK
+from shared.task_names import DELIVER_CONNECTOR_WRITE, DELIVER_REPLY, DELIVER_WEBHOOK
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ def deliver_webhook_task(row_id: int) -> str:
     return _run(deliver_event, "webhook event", row_id)
 
 
+@app.task(name=DELIVER_CONNECTOR_WRITE, acks_late=True, shared=False)
+def deliver_connector_write_task(row_id: int) -> str:
+    return _run(_write, "helpdesk write", row_id)
+
+
+def _write(db: Any, settings: Settings, chans: Channels, row_id: int) -> str:
+    return deliver_write(db, settings, chans.helpdesks, row_id)
+
+
 def _run(job: Any, what: str, row_id: int) -> str:
     """The database being away is not this message's failure: the row keeps its state
     (pending, or sending until its lease ends) and the relay or the sweeper sends it again."""
@@ -79,6 +89,11 @@ def relays(settings: Settings, delivery_app: Celery) -> list[DispatchService]:
         DispatchService(settings, OutboxPublisher(delivery_app, DELIVER_REPLY, q), outbox=REPLIES),
         DispatchService(
             settings, OutboxPublisher(delivery_app, DELIVER_WEBHOOK, q), outbox=WEBHOOKS
+        ),
+        DispatchService(
+            settings,
+            OutboxPublisher(delivery_app, DELIVER_CONNECTOR_WRITE, q),
+            outbox=CONNECTOR_WRITES,
         ),
     ]
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from shared.config import default
 from shared.models import (
+    ConnectorWrite,
     OutboundMessage,
     QuarantinedInput,
     ReplyExample,
@@ -38,6 +39,7 @@ from shared.models import (
 # Tables keyed by ``ticket_id``, deleted before the ticket, children first (a review points at a
 # triage result). A new table that holds ticket data is one more entry here.
 TICKET_CHILDREN: tuple[type[SQLModel], ...] = (
+    ConnectorWrite,
     OutboundMessage,
     WebhookDelivery,
     ReplyExample,

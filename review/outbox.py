@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from shared.config import Settings
+from shared.connector_config import connector_of
 from shared.errors import ConflictError
 from shared.models import (
     DeliveryChannel,
@@ -52,7 +53,10 @@ def reply_subject(ticket_id: int, subject: str) -> str:
 
 
 def channel_for(ticket: Ticket) -> DeliveryChannel:
-    """Email for tickets that came by email or carry an address; webhook for the others."""
+    """The helpdesk a ticket came from (connectors/); else email for tickets that came by
+    email or carry an address; webhook for the others."""
+    if connector_of(ticket.source) is not None:
+        return DeliveryChannel.helpdesk
     if ticket.source == "email" or ticket.customer_email:
         return DeliveryChannel.email
     return DeliveryChannel.webhook
@@ -86,7 +90,7 @@ def reply_fields(
         "body": body,
         "idempotency_key": key,
     }
-    if channel == DeliveryChannel.webhook:
+    if channel != DeliveryChannel.email:  # webhook, helpdesk: the key identifies the reply
         return {**fields, "remote_id": key}
     ids = _thread_ids(session, ticket.id)
     support = support_address.casefold()

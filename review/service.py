@@ -53,8 +53,11 @@ def submit_review(
     labels: dict[str, list[str]],
     settings: Settings | None = None,
     blocking: Collection[str] = (),
+    deliver: bool = True,
 ) -> Review:
-    """Record the decision. ``blocking``: warning codes that refuse an unedited approval."""
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval.
+    ``deliver=False``: the reply was already sent elsewhere (an agent answered in the
+    helpdesk, ``connectors.inbound``): the review and its example are kept, nothing is sent."""
     validate_review(data, labels)
     settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
@@ -117,7 +120,7 @@ def submit_review(
         session.rollback()
         raise ConflictError(f"ticket {ticket_id} changed while it was being reviewed: reload it")
     session.add(review)
-    if final is not None:
+    if final is not None and deliver:
         add_reply(session, ticket, final, settings)
     add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
     record_example(session, ticket, result, review)  # issue 20: approved replies teach

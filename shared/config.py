@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from shared.connector_config import ConnectorConfig, check_name, load_connectors_file
 from shared.errors import ConfigError
 
 ENV_PREFIX = "TICKETFLOW_"
@@ -270,6 +271,16 @@ class Settings(BaseSettings):
         "sweeper sends it again (same Message-ID). Must exceed the SMTP and webhook timeouts.",
     )
 
+    # Helpdesk connectors (connectors/, docs/connectors/README.md): by name, as JSON here
+    # and/or as [connectors.NAME] tables of a TOML file; a name may be defined once.
+    connectors: dict[str, ConnectorConfig] = Field(
+        default_factory=dict,
+        description='JSON {"NAME": {"kind": "zammad", "url": ..., ...}}; see docs/connectors.',
+    )
+    connectors_file: Path | None = Field(
+        None, description="TOML file of [connectors.NAME] tables (secrets via token_file)."
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")
@@ -357,6 +368,30 @@ class Settings(BaseSettings):
             except re.error as err:
                 raise ValueError(f"{kind}: not a valid regex ({err})") from None
         return v
+
+    @field_validator("connectors")
+    @classmethod
+    def _connector_names(cls, v: dict[str, ConnectorConfig]) -> dict[str, ConnectorConfig]:
+        for name in v:
+            check_name(name)
+        return v
+
+    @model_validator(mode="after")
+    def _merge_connectors_file(self) -> Settings:
+        if self.connectors_file is None:
+            return self
+        try:
+            from_file = load_connectors_file(self.connectors_file)
+        except ValueError as err:
+            raise ValueError(f"{ENV_PREFIX}CONNECTORS_FILE: {err}") from None
+        twice = set(from_file) & set(self.connectors)
+        if twice:
+            raise ValueError(
+                f"connector(s) {', '.join(sorted(twice))} defined in both "
+                f"{ENV_PREFIX}CONNECTORS and {ENV_PREFIX}CONNECTORS_FILE"
+            )
+        self.connectors = {**self.connectors, **from_file}
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 PREFIX = "ticketflow"
 KNOWN_SOURCES = frozenset({"api", "email", "backfill"})
+CONNECTOR_KINDS = frozenset({"zammad", "zendesk", "freshdesk", "chatwoot", "rt"})
 STAGES = ("claim", "classify", "retrieve", "draft", "store")
 # Seconds: from a millisecond database write to a 7B model's generate call on a full batch.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -97,6 +98,12 @@ DELIVERIES = Counter(
     "Approved replies handed to a channel, by outcome (sent, failed, retry, ...).",
     ["channel", "outcome"],
 )
+CONNECTOR_EVENTS = Counter(
+    f"{PREFIX}_connector_events",
+    "Helpdesk webhook requests by connector kind and outcome (created, threaded, reviewed, "
+    "recorded, duplicate, ignored, unauthorized, malformed).",
+    ["kind", "outcome"],
+)
 WORKER_READY = Gauge(
     f"{PREFIX}_worker_ready_timestamp_seconds",
     "When this worker finished loading its models (0: not yet).",
@@ -122,7 +129,14 @@ def _label(value: str, known: frozenset[str], other: str = "other") -> str:
 
 def record_ticket_received(source: str, outcome: str) -> None:
     """One ticket offered by a producer: ``created``, ``duplicate`` or ``rejected``."""
-    TICKETS_RECEIVED.labels(_label(source, KNOWN_SOURCES), outcome).inc()
+    label = "helpdesk" if source.startswith("helpdesk:") else _label(source, KNOWN_SOURCES)
+    TICKETS_RECEIVED.labels(label, outcome).inc()
+
+
+def record_connector_event(kind: str, outcome: str) -> None:
+    """One request to ``POST /integrations/NAME/events``; ``kind`` is the connector's kind
+    (zammad, zendesk...), never its free-form name."""
+    CONNECTOR_EVENTS.labels(_label(kind, CONNECTOR_KINDS), outcome).inc()
 
 
 def record_published(queue: str, seconds: float) -> None:

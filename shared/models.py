@@ -366,6 +366,7 @@ class DeliveryStatus(StrEnum):
 class DeliveryChannel(StrEnum):
     email = "email"
     webhook = "webhook"
+    helpdesk = "helpdesk"  # posted in the helpdesk the ticket came from (connectors/)
 
 
 # Fields every outbox table shares: the relay claims rows by ``enqueued_at`` (empty: to
@@ -443,6 +444,28 @@ class WebhookDelivery(OutboxFields, table=True):
     # Sent as the Idempotency-Key and Ticketflow-Delivery headers: the same on every retry.
     delivery_id: str = Field(max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    response_status: int | None = None
+
+
+# Table: one write-back to a helpdesk (connectors/): the labels or the draft of one triaged
+# revision, written in the worker's result transaction and sent by ``ticketflow deliver``.
+# Approved replies to helpdesk tickets are ``outbound_message`` rows (channel ``helpdesk``).
+class ConnectorWrite(OutboxFields, table=True):
+    __tablename__ = "connector_write"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_connector_write_key"),
+        Index("ix_connector_write_dispatch", "status", "enqueued_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=64)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    revision: int = 1
+    kind: str = Field(max_length=16)  # "triage" or "draft"
+    # "<connector>:<helpdesk ticket>:<kind>:rev-<n>": the same on every attempt.
+    idempotency_key: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    remote_id: str | None = Field(default=None, max_length=200)  # what the helpdesk created
     response_status: int | None = None
 
 

@@ -3,3 +3,4 @@
 TRIAGE_TICKET = "ticketflow.triage_ticket"
 DELIVER_REPLY = "ticketflow.deliver_reply"
 DELIVER_WEBHOOK = "ticketflow.deliver_webhook"
+DELIVER_CONNECTOR_WRITE = "ticketflow.deliver_connector_write"

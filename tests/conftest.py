@@ -48,6 +48,7 @@ def _migrated_settings(url: str, tmp: Path, **extra: object) -> Settings:
 
 def _truncate_all(engine: Engine) -> None:
     tables = [
+        "connector_write",
         "outbound_message",
         "webhook_delivery",
         "review",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from connectors.cli import integrations_cmd
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
 from knowledge.templates_cli import templates_cmd
@@ -118,6 +119,7 @@ app.add_typer(db_cmd, name="db")
 app.command("worker")(worker_cmd)
 app.command("compose")(compose)
 app.command("deliver")(deliver_cmd)
+app.add_typer(integrations_cmd, name="integrations")
 # -- channel and model commands register below (one line each) --
 app.command("backfill")(backfill)
 app.add_typer(kb_cmd, name="kb")

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from connectors import routes as connector_routes
 from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
 from producer.api import routes_health, routes_metrics, routes_tickets
@@ -117,4 +118,5 @@ def create_app(
     app.include_router(routes_metrics.router)
     app.include_router(review_ui.router)
     app.include_router(routes_insights.router)
+    app.include_router(connector_routes.router)  # helpdesk webhooks (own signatures)
     return app

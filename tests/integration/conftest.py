@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,9 +58,20 @@ class Stack:
 
 
 @pytest.fixture
-def stack(db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path]) -> Iterator[Stack]:
+def stack_settings() -> dict[str, object]:
+    """More settings for the stack; a test module overrides this fixture (e.g. connectors)."""
+    return {}
+
+
+@pytest.fixture
+def stack(
+    db_url: str,
+    tmp_path: Path,
+    tiny_models: tuple[Path, Path],
+    stack_settings: dict[str, object],
+) -> Iterator[Stack]:
     run = uuid.uuid4().hex[:8]
-    values = {
+    values: dict[str, object] = {
         "database_url": db_url,
         "redis_url": REDIS_TEST_URL,
         "queue": f"it-{run}",
@@ -76,8 +88,14 @@ def stack(db_url: str, tmp_path: Path, tiny_models: tuple[Path, Path]) -> Iterat
         "visibility_timeout_s": "12",
         "redelivery_check_s": "2",
         "languages": "en,es,de,fr",
+        **stack_settings,
     }
-    env = child_env({f"TICKETFLOW_{k.upper()}": v for k, v in values.items()})
+    env = child_env(
+        {
+            f"TICKETFLOW_{k.upper()}": v if isinstance(v, str) else json.dumps(v)
+            for k, v in values.items()
+        }
+    )
     settings = load_settings(**values)
     with TestClient(create_app(settings)) as client:
         st = Stack(settings, env, client, tmp_path / "logs")

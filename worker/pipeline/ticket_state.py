@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
+from shared.connector_writes import add_triage_writes
 from shared.errors import TransientError
 from shared.models import Ticket, TicketMessage, TicketStatus, TriageResult, utcnow
 from shared.webhook_events import add_event
@@ -136,7 +137,7 @@ def _settle_duplicate(s: Session, ticket_id: int, revision: int) -> None:
 def store(db: DbEngine, result: TriageResult, webhook_urls: Sequence[str] = ()) -> Outcome:
     """Insert the result (one per ticket and revision) and mark the ticket triaged if it is
     still at that revision; a newer revision keeps its status, the old result is kept. The
-    ``ticket.triaged`` webhook event commits with it."""
+    ``ticket.triaged`` webhook event and a helpdesk ticket's write-backs commit with it."""
     ticket_id, revision = result.ticket_id, result.revision
     with Session(db, expire_on_commit=False) as s:
         try:
@@ -149,6 +150,9 @@ def store(db: DbEngine, result: TriageResult, webhook_urls: Sequence[str] = ()) 
             ).rowcount
             if updated:
                 add_event(s, webhook_urls, "ticket.triaged", ticket_id, _triaged_data(result))
+                ticket = s.get(Ticket, ticket_id)
+                if ticket is not None:  # helpdesk tickets: labels and draft written back
+                    add_triage_writes(s, ticket, result)
             s.commit()
         except IntegrityError:
             s.rollback()  # another delivery of the same message got there first
