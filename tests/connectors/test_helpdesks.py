@@ -262,3 +262,16 @@ def test_check_passes_on_a_good_setup_and_names_what_is_wrong(
         bad.close()
     assert (item.name, item.ok) == ("credentials", False) and "401" in item.detail
     server.violations.clear()  # the refused request was the point of this test
+
+
+@pytest.mark.parametrize("vendor", ["zendesk"], indirect=True)
+def test_an_odd_answer_from_the_helpdesk_api_is_502_not_500(
+    client: TestClient, vendor: Vendor, server: ContractServer, session: Session
+) -> None:
+    server.state["comments"] = ["not a comment object"]
+    answer = post(client, vendor, vendor.new_ticket(server))
+    assert answer.status_code == 502
+    assert "unexpected shape" in answer.json()["detail"]
+    assert session.exec(select(Ticket)).all() == []
+    server.down = True  # the helpdesk's API is down: 503, so the helpdesk retries the webhook
+    assert post(client, vendor, vendor.new_ticket(server)).status_code == 503
