@@ -304,6 +304,10 @@ def test_approved_reply_is_posted_as_the_public_reply(
         channels.close()
     [call] = server.named("article_create")
     assert call.body["body"] == "We refunded the second payment."
+    # Zammad's trigger reports ticketflow's own article back: stored, not a second review.
+    echo = post(client, with_body("webhook_agent_reply.json", call.body["body"]))
+    assert echo.json()["status"] == "recorded"
+    assert len(session.exec(select(Review).where(Review.ticket_id == t.id)).all()) == 1
     assert (call.body["ticket_id"], call.body["to"], call.body["internal"]) == (
         58,
         "chris@chrispresso.com",
