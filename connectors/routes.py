@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from connectors.base import Ignored, MalformedEvent, SignatureError
+from connectors.base import Connector, Ignored, InboundEvent, MalformedEvent, SignatureError
 from connectors.inbound import Outcome, handle_event
 from connectors.registry import Registry
 from shared import metrics
@@ -87,7 +87,7 @@ def _receive(
         metrics.record_connector_event(kind, "unauthorized")
         return status.HTTP_401_UNAUTHORIZED, {"detail": str(err)}, None
     try:
-        event = connector.parse(headers, body)
+        event = _parse(connector, headers, body)
         if isinstance(event, Ignored):
             metrics.record_connector_event(kind, "ignored")
             return status.HTTP_202_ACCEPTED, {"status": "ignored", "reason": event.reason}, None
@@ -108,6 +108,20 @@ def _receive(
         content["detail"] = result.detail
     send = result.outcome in (Outcome.created, Outcome.threaded)
     return status.HTTP_202_ACCEPTED, content, result.ticket_id if send else None
+
+
+def _parse(connector: Connector, headers: dict[str, str], body: bytes) -> InboundEvent | Ignored:
+    """The connector's reading of the event; an answer of the helpdesk's API it fetched that
+    has an unexpected shape is the helpdesk's fault (502), not a bug of ours (500)."""
+    try:
+        return connector.parse(headers, body)
+    except (KeyError, TypeError, AttributeError, IndexError) as err:
+        log.warning(
+            "%s: unexpected shape in the helpdesk's data (%s)", connector.name, type(err).__name__
+        )
+        raise PermanentError(
+            f"{connector.name}: the helpdesk's data has an unexpected shape ({type(err).__name__})"
+        ) from None
 
 
 def _answer(code: int, detail: str) -> JSONResponse:

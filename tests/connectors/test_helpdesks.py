@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from time import time as real_time
 from typing import Any
 
 import pytest
@@ -262,3 +263,29 @@ def test_check_passes_on_a_good_setup_and_names_what_is_wrong(
         bad.close()
     assert (item.name, item.ok) == ("credentials", False) and "401" in item.detail
     server.violations.clear()  # the refused request was the point of this test
+
+
+@pytest.mark.parametrize("vendor", ["zendesk"], indirect=True)
+def test_an_odd_answer_from_the_helpdesk_api_is_502_not_500(
+    client: TestClient, vendor: Vendor, server: ContractServer, session: Session
+) -> None:
+    server.state["comments"] = ["not a comment object"]
+    answer = post(client, vendor, vendor.new_ticket(server))
+    assert answer.status_code == 502
+    assert "unexpected shape" in answer.json()["detail"]
+    assert session.exec(select(Ticket)).all() == []
+    server.down = True  # the helpdesk's API is down: 503, so the helpdesk retries the webhook
+    assert post(client, vendor, vendor.new_ticket(server)).status_code == 503
+
+
+@pytest.mark.parametrize("vendor", ["chatwoot", "zendesk"], indirect=True)
+def test_a_replayed_signature_is_refused(
+    client: TestClient, vendor: Vendor, server: ContractServer, session: Session, monkeypatch: Any
+) -> None:
+    body = vendor.new_ticket(server)
+    monkeypatch.setattr(time, "time", lambda: real_time() - 3600)  # signed an hour ago
+    old = vendor.sign(body)
+    monkeypatch.setattr(time, "time", real_time)
+    answer = client.post(f"/integrations/{NAME}/events", content=body, headers=old)
+    assert answer.status_code == 401 and "too old" in answer.json()["detail"]
+    assert session.exec(select(Ticket)).all() == []

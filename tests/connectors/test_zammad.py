@@ -304,6 +304,10 @@ def test_approved_reply_is_posted_as_the_public_reply(
         channels.close()
     [call] = server.named("article_create")
     assert call.body["body"] == "We refunded the second payment."
+    # Zammad's trigger reports ticketflow's own article back: stored, not a second review.
+    echo = post(client, with_body("webhook_agent_reply.json", call.body["body"]))
+    assert echo.json()["status"] == "recorded"
+    assert len(session.exec(select(Review).where(Review.ticket_id == t.id)).all()) == 1
     assert (call.body["ticket_id"], call.body["to"], call.body["internal"]) == (
         58,
         "chris@chrispresso.com",
@@ -404,3 +408,25 @@ def test_crash_between_send_and_mark_does_not_post_twice(
         channels.close()
     assert len(server.named("article_create")) == 1  # found on the retry, not posted again
     assert len(server.named("articles")) == 1
+
+
+def test_a_write_for_a_superseded_revision_is_not_written(
+    client: TestClient,
+    session: Session,
+    db_engine: Engine,
+    settings: Settings,
+    registry: Registry,
+    server: ContractServer,
+) -> None:
+    post(client, fixture_bytes(VENDOR, "webhook_new_ticket.json"))
+    t = ticket_of(session)
+    assert t.id is not None
+    triage(db_engine, t.id, draft="Old draft.")
+    post(client, fixture_bytes(VENDOR, "webhook_customer_followup.json"))  # revision 2
+    old_draft = next(w for w in writes(session, t.id) if w.kind == "draft")
+    assert old_draft.id is not None
+    assert deliver_write(db_engine, settings, registry, old_draft.id) == "failed"
+    session.expire_all()
+    row = session.get_one(type(old_draft), old_draft.id)
+    assert row.last_error == "not written: revision 2 superseded revision 1"
+    assert server.named("shared_draft") == []

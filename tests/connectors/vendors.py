@@ -133,7 +133,7 @@ def _zd_update(call: Call) -> tuple[int, Any]:
 
 
 def _zd_sign(body: bytes) -> dict[str, str]:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     mac = hmac.new(SECRET.encode(), stamp.encode() + body, hashlib.sha256).digest()
     return {
         "Content-Type": "application/json",

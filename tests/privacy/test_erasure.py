@@ -14,6 +14,7 @@ from review.outbox import add_reply
 from shared.config import load_settings
 from shared.models import (
     THREAD_SEPARATOR,
+    ConnectorWrite,
     QuarantinedInput,
     ReplyExample,
     Review,
@@ -37,6 +38,7 @@ TABLES = [
     "outbound_message",
     "webhook_delivery",
     "reply_example",
+    "connector_write",
 ]
 
 
@@ -54,6 +56,16 @@ def _customer_data(session: Session) -> tuple[int, int]:
     add_event(session, ["https://hooks.example/tf"], "ticket.reviewed", a1.id, {"to": ANA})
     session.add(
         ReplyExample(ticket_id=a1.id, language="en", ticket_text=a1.body, reply=f"Dear {ANA}")
+    )
+    # The draft on its way back to the helpdesk the ticket came from (connectors/).
+    session.add(
+        ConnectorWrite(
+            connector="desk",
+            ticket_id=a1.id or 0,
+            kind="draft",
+            idempotency_key="desk:1:draft:rev-1",
+            payload={"ticket_ref": "1", "text": f"Dear Ana ({ANA})"},
+        )
     )
     for body, sender in (("first", ANA), ("second", ANA)):
         session.add(
@@ -99,6 +111,7 @@ def test_forget_removes_a_customer_completely(session: Session) -> None:
         "outbound_message": 1,
         "webhook_delivery": 1,
         "reply_example": 1,
+        "connector_write": 1,
     }
     session.expire_all()
     assert _mentions(session, ANA) == [] and _mentions(session, "4111 1111") == []
@@ -130,6 +143,7 @@ def test_purge_removes_what_is_past_retention(session: Session) -> None:
         "outbound_message": 0,
         "webhook_delivery": 0,
         "reply_example": 0,
+        "connector_write": 0,
     }
     session.expire_all()
     assert [t.id for t in session.exec(select(Ticket)).all()] == [new.id]
