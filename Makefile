@@ -16,10 +16,12 @@ services:
 	./scripts/services.sh
 
 # System packages the integration tests need (Dovecot; Prometheus and promtool for the metrics
-# tests): .ci/run calls this as root. `make test` never runs apt or sudo itself.
+# tests; Chromium for the browser tests): .ci/run calls this as root. `make test` never runs apt
+# or sudo itself.
 system-deps:
 	./scripts/install-dovecot.sh
 	./scripts/install-prometheus.sh
+	./scripts/install-chromium.sh
 
 test: install services
 	$(BIN)/python -m pytest

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, case, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from review.filters import QueueFilter, conditions
 from review.outbox import channel_for, reply_subject
 from shared.errors import NotFoundError
 from shared.models import (
@@ -138,33 +142,53 @@ def _after(session: Session, after_id: int, rank: ColumnElement[int]) -> ColumnE
     )
 
 
-def review_queue(
-    session: Session, limit: int, offset: int, after_id: int | None = None
-) -> TicketPage:
-    """Triaged tickets awaiting a decision: most urgent first, then oldest first.
+def queue_rank() -> ColumnElement[int]:
+    return case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
 
-    ``after_id`` (the last id of the previous page) pages by position in that order, so
-    tickets reviewed meanwhile do not shift later ones past the reader as offsets would.
-    """
-    rank = case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
+
+def queue_order() -> tuple[ColumnElement[Any], ...]:
+    """Most urgent first, needs-triage first, then oldest first; the id makes it a total
+    order, so pages never swap tickets created in the same instant."""
+    return (
+        queue_rank(),
+        col(TriageResult.needs_human_triage).desc(),
+        col(Ticket.created_at),
+        col(Ticket.id),
+    )
+
+
+def awaiting(
+    session: Session, filt: QueueFilter | None = None, after_id: int | None = None
+) -> SelectOfScalar[Ticket]:
+    """Triaged tickets awaiting a decision, narrowed by ``filt``, after ``after_id``'s place."""
     base = (
         select(Ticket)
         .join(TriageResult, _current_result_join())
         .where(Ticket.status == TicketStatus.triaged)
     )
+    if filt is not None:
+        base = base.where(*conditions(filt))
     if after_id is not None:
-        base = base.where(_after(session, after_id, rank))
+        base = base.where(_after(session, after_id, queue_rank()))
+    return base
+
+
+def review_queue(
+    session: Session,
+    limit: int,
+    offset: int,
+    after_id: int | None = None,
+    filt: QueueFilter | None = None,
+) -> TicketPage:
+    """Triaged tickets awaiting a decision: most urgent first, then oldest first.
+
+    ``after_id`` (the last id of the previous page) pages by position in that order, so
+    tickets reviewed meanwhile do not shift later ones past the reader as offsets would.
+    ``total`` counts what is left from there on, in the filter.
+    """
+    base = awaiting(session, filt, after_id)
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(
-            rank,
-            col(TriageResult.needs_human_triage).desc(),
-            col(Ticket.created_at),
-            col(Ticket.id),  # a total order: pages never swap tickets created in the same instant
-        )
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    rows = session.exec(base.order_by(*queue_order()).offset(offset).limit(limit)).all()
     return TicketPage(
         items=[to_public(session, t) for t in rows], total=total, limit=limit, offset=offset
     )

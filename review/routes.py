@@ -17,6 +17,7 @@ from producer.api.deps import (
 )
 from review.queries import review_queue, to_public
 from review.service import submit_review, undo_approval
+from review.workspace_deps import FilterDep
 from shared.models import ReviewCreate, Ticket, TicketPage, TicketPublic
 from shared.taxonomy import current_labels, load_taxonomy
 
@@ -26,6 +27,7 @@ router = APIRouter(tags=["review"])
 @router.get("/review", response_model=TicketPage, dependencies=[Depends(require_read_key)])
 def get_review_queue(
     session: SessionDep,
+    filt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
     after_id: Annotated[
@@ -34,8 +36,9 @@ def get_review_queue(
     ] = None,
 ) -> TicketPage:
     """Triaged tickets awaiting a decision, most urgent first; pass the last id of a page as
-    ``after_id`` for the next one, which stays right while others review tickets."""
-    return review_queue(session, limit, offset, after_id)
+    ``after_id`` for the next one, which stays right while others review tickets. The
+    filters narrow it (``/review/facets`` counts their values)."""
+    return review_queue(session, limit, offset, after_id, filt)
 
 
 @router.post(

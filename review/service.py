@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select, update
 
+from review.claims import free_for, held_by_other, taken_message
 from review.examples import record_example, refuse_blocked_approval
 from review.outbox import add_reply, add_review_event, withdraw_reply
 from shared import metrics
@@ -66,6 +67,8 @@ def submit_review(
         raise ConflictError(
             f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
         )
+    if held_by_other(ticket, data.reviewer):  # issue 17: claims (review/claims.py)
+        raise ConflictError(f"{taken_message(ticket)}: it is theirs to decide")
     if data.revision != ticket.revision:
         raise ConflictError(
             f"ticket {ticket_id} was triaged again: its draft is now revision {ticket.revision}, "
@@ -110,8 +113,9 @@ def submit_review(
             col(Ticket.id) == ticket_id,
             col(Ticket.status) == TicketStatus.triaged,
             col(Ticket.revision) == data.revision,
+            free_for(data.reviewer, utcnow()),  # an expired claim is free again
         )
-        .values(status=decided, updated_at=utcnow())
+        .values(status=decided, updated_at=utcnow(), claimed_by=None, claimed_until=None)
     )
     if claimed.rowcount != 1:
         session.rollback()

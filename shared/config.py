@@ -270,6 +270,14 @@ class Settings(BaseSettings):
         "sweeper sends it again (same Message-ID). Must exceed the SMTP and webhook timeouts.",
     )
 
+    # Review workspace (review/, docs/review-workspace.md).
+    claim_s: float = Field(
+        300.0,
+        ge=10,
+        le=86_400,
+        description="Opening a ticket claims it for this long: nobody else gets it meanwhile.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

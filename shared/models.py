@@ -162,6 +162,10 @@ class Ticket(TicketBase, table=True):
     # ticket it concerns (not a foreign key: erasing one ticket must not be blocked by another).
     flag: str | None = Field(default=None, max_length=500)
     linked_ticket_id: int | None = None
+    # The reviewer who opened it and until when (review/claims.py): nobody else is offered it
+    # meanwhile, and a decision by someone else is a 409. Expired: free again.
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_until: datetime | None = None
 
 
 # GET /tickets/{id}: the ticket with its current triage result and review.
@@ -176,6 +180,8 @@ class TicketPublic(TicketBase):
     sender_verified: bool | None = None
     flag: str | None = None
     linked_ticket_id: int | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
     triage: TriagePublic | None = None
     review: ReviewPublic | None = None
     # The approved reply on its way to the customer (newest first), with its status.
@@ -236,6 +242,9 @@ class TriageResult(TriageResultBase, table=True):
     engine_instance: str = Field(max_length=64, description="Identifies one loaded engine.")
     worker: str = Field(max_length=200)
     batch_size: int = 1
+    # The chat handed to the draft model (personal data as placeholders), shown to reviewers on
+    # demand; empty for results stored before it was kept and for canned replies.
+    prompt: list[Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 # The triage part of GET /tickets/{id}.

@@ -20,7 +20,7 @@ from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
 from producer.api import routes_health, routes_metrics, routes_tickets
 from review import routes as review_routes
-from review import routes_insights
+from review import routes_insights, routes_workspace
 from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
@@ -113,6 +113,7 @@ def create_app(
     app.add_exception_handler(InterfaceError, _database_down)  # a connection closed under us
     app.include_router(routes_tickets.router)
     app.include_router(review_routes.router)
+    app.include_router(routes_workspace.router)
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(review_ui.router)
