@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select, update
 
 from review.filters import QueueFilter
-from review.queries import awaiting, queue_order
+from review.queries import awaiting_conditions, current_join, queue_order
 from shared.errors import ConflictError, NotFoundError
-from shared.models import Ticket, TicketStatus, utcnow
+from shared.models import Ticket, TicketStatus, TriageResult, utcnow
 
 CANDIDATES = 20  # SQLite: tickets tried per pass before the queue is read again
 
@@ -98,14 +98,13 @@ def claim_next(
     after_id: int | None = None,
 ) -> Ticket | None:
     """Claim the first free ticket in ``filt`` after ``after_id`` (from the top when none is
-    left after it); the reviewer's previous claim is given back. ``None``: nothing is free."""
+    left after it); the reviewer's previous claim is given back. ``None``: no other ticket is
+    free (the reviewer keeps the one they hold)."""
     starts = [after_id, None] if after_id is not None else [None]
     for start in starts:
         ticket_id = _claim_first(session, reviewer, claim_s, filt, start)
         if ticket_id is not None:
             return session.get_one(Ticket, ticket_id, populate_existing=True)
-    _release_others(session, reviewer, keep=None)
-    session.commit()
     return None
 
 
@@ -117,19 +116,20 @@ def _claim_first(
     after_id: int | None,
 ) -> int | None:
     now = utcnow()
-    free = awaiting(session, filt, after_id).where(
-        free_for(reviewer, now), col(Ticket.claimed_by).is_distinct_from(reviewer)
+    ids = (
+        select(col(Ticket.id))
+        .join(TriageResult, current_join())
+        .where(
+            *awaiting_conditions(session, filt, after_id),
+            free_for(reviewer, now),
+            col(Ticket.claimed_by).is_distinct_from(reviewer),  # "next" moves on from yours
+        )
+        .order_by(*queue_order())
     )
-    ids = select(Ticket.id).select_from(free.order_by(*queue_order()).subquery())
     if session.get_bind().dialect.name == "postgresql":
         # Locks the row it returns and skips rows another transaction locked: two reviewers
         # pressing next at once get different tickets without waiting for each other.
-        row = session.exec(
-            free.with_only_columns(col(Ticket.id), maintain_column_froms=True)
-            .order_by(*queue_order())
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Ticket)  # type: ignore[arg-type]
-        ).first()
+        row = session.exec(ids.limit(1).with_for_update(skip_locked=True, of=Ticket)).first()
         if row is None:
             session.rollback()
             return None

@@ -4,10 +4,11 @@ filters applied and its own left open, so a reviewer sees what choosing another 
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from review.filters import FACETS, QueueFilter
-from review.queries import awaiting
+from review.queries import awaiting_conditions, current_join
+from shared.models import Ticket, TriageResult
 
 
 def facet_counts(session: Session, filt: QueueFilter) -> dict[str, dict[str, int]]:
@@ -16,13 +17,14 @@ def facet_counts(session: Session, filt: QueueFilter) -> dict[str, dict[str, int
     out: dict[str, dict[str, int]] = {}
     for name, column in FACETS.items():
         value = col(column)
-        stmt = (
-            awaiting(session, filt.without(name))
-            .with_only_columns(value, func.count(), maintain_column_froms=True)
+        rows = session.exec(
+            select(value, func.count())
+            .select_from(Ticket)
+            .join(TriageResult, current_join())
+            .where(*awaiting_conditions(session, filt.without(name)))
             .group_by(value)
             .order_by(func.count().desc(), value)
-        )
-        rows = session.exec(stmt).all()  # type: ignore[call-overload]
+        ).all()
         out[name] = {_key(v): n for v, n in rows}
     return out
 

@@ -146,7 +146,7 @@ def queue_rank() -> ColumnElement[int]:
     return case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
 
 
-def queue_order() -> tuple[ColumnElement[Any], ...]:
+def queue_order() -> tuple[Any, ...]:
     """Most urgent first, needs-triage first, then oldest first; the id makes it a total
     order, so pages never swap tickets created in the same instant."""
     return (
@@ -161,16 +161,28 @@ def awaiting(
     session: Session, filt: QueueFilter | None = None, after_id: int | None = None
 ) -> SelectOfScalar[Ticket]:
     """Triaged tickets awaiting a decision, narrowed by ``filt``, after ``after_id``'s place."""
-    base = (
+    return (
         select(Ticket)
         .join(TriageResult, _current_result_join())
-        .where(Ticket.status == TicketStatus.triaged)
+        .where(*awaiting_conditions(session, filt, after_id))
     )
+
+
+def awaiting_conditions(
+    session: Session, filt: QueueFilter | None = None, after_id: int | None = None
+) -> list[ColumnElement[bool]]:
+    """``awaiting``'s WHERE, over ``Ticket`` joined to its current result (``current_join``)."""
+    out = [col(Ticket.status) == TicketStatus.triaged]
     if filt is not None:
-        base = base.where(*conditions(filt))
+        out += conditions(filt)
     if after_id is not None:
-        base = base.where(_after(session, after_id, queue_rank()))
-    return base
+        out.append(_after(session, after_id, queue_rank()))
+    return out
+
+
+def current_join() -> ColumnElement[bool]:
+    """Joins a ticket to the result of its current revision (the draft awaiting review)."""
+    return _current_result_join()
 
 
 def review_queue(

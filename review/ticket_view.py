@@ -163,7 +163,7 @@ def _passages(session: Session, result: TriageResult) -> list[Passage]:
     cites = [c for c in result.citations or [] if isinstance(c, dict)]
     keys = {(c.get("doc_id"), c.get("chunk")) for c in cites}
     docs = {k[0] for k in keys if k[0]}
-    texts = {
+    texts: dict[tuple[Any, Any], str] = {
         (p.doc_id, p.chunk): p.text
         for p in session.exec(select(KbPassage).where(col(KbPassage.doc_id).in_(docs)))
     }

@@ -51,3 +51,10 @@ def make_result(session: Session, ticket_id: int | None, **overrides: Any) -> Tr
     session.commit()
     session.refresh(result)
     return result
+
+
+def make_triaged(session: Session, result: dict[str, Any] | None = None, **ticket: Any) -> Ticket:
+    """A ticket awaiting review: status ``triaged`` with a result for its revision."""
+    t = make_ticket(session, status="triaged", **ticket)
+    make_result(session, t.id, revision=t.revision, **(result or {}))
+    return t
