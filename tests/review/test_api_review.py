@@ -103,8 +103,15 @@ def test_review_queue_is_most_urgent_first(client: TestClient, db_engine: DbEngi
 def test_review_page_and_taxonomy_are_served(client: TestClient) -> None:
     page = client.get("/ui")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    # The page drives the same endpoints a script would use.
-    assert "/review?limit=" in page.text and "/tickets/${t.id}/review" in page.text
+    # No inline script: the page loads its modules from /ui/static, which drive the same
+    # endpoints a script would use.
+    assert '<script type="module" src="/ui/static/app.js">' in page.text
+    assert "<script>" not in page.text and " onclick=" not in page.text
+    js = client.get("/ui/static/app.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "/tickets/${d.ticket.id}/review" in js.text
+    assert client.get("/ui/static/../ui.py").status_code == 404
+    assert client.get("/ui/static/workspace.html").status_code == 404
     tax = client.get("/taxonomy").json()
     assert "billing" in tax["categories"] and "urgent" in tax["priorities"]
     assert set(tax) == {"categories", "priorities", "sentiments"}
