@@ -6,7 +6,7 @@ import { $, clock, duration } from "./dom.js";
 import { drop, filterValues, loadFacets, more, neighbour, queue, reload, restoreFilters, toggle } from "./queue.js";
 import { corrections, renderTicket, togglePrompt } from "./ticket.js";
 
-const state = { detail: null, taxonomy: {}, me: "", busy: false, lastActivity: Date.now() };
+const state = { detail: null, taxonomy: {}, me: "", lastActivity: Date.now() };
 const EMPTY = $("#ticket-empty");
 
 function notice(text, kind = "ok") {
@@ -15,18 +15,18 @@ function notice(text, kind = "ok") {
   el.className = text ? kind : "";
 }
 
-async function guarded(fn) {
-  if (state.busy) return;
-  state.busy = true;
-  try {
-    await fn();
-  } catch (err) {
+// Actions run one after another in the order asked (a key pressed while the page is loading
+// is not lost); a decision acts only on the ticket that was on screen when it was asked.
+let chain = Promise.resolve();
+function guarded(fn) {
+  chain = chain.then(fn).catch((err) => {
     notice(err instanceof ApiError ? err.message : `Something went wrong in the page: ${err}`, "error");
     if (err instanceof ApiError && err.status === 401) showSignin();
-  } finally {
-    state.busy = false;
-  }
+  });
+  return chain;
 }
+
+function onScreen(d) { return d !== null && d === state.detail; }
 
 async function refreshStats() {
   const s = await api("GET", "/review/stats");
@@ -44,8 +44,8 @@ function show(detail) {
     return;
   }
   renderTicket(detail, state.taxonomy, state.me, {
-    approve: () => guarded(approve),
-    reject: () => guarded(reject),
+    approve: () => guarded(() => approve(detail)),
+    reject: () => guarded(() => reject(detail)),
     select: () => toggle(detail.ticket),
     prompt: () => guarded(() => togglePrompt(detail)),
   });
@@ -95,9 +95,9 @@ async function afterConflict(err) {
   throw err;
 }
 
-async function approve() {
-  const d = state.detail;
+async function approve(d) {
   if (!d) { notice("Open a ticket first: press j.", "error"); return; }
+  if (!onScreen(d)) return; // asked twice, or the ticket changed meanwhile
   const tri = d.ticket.triage;
   const text = $("#draft").value;
   const edited = text !== tri.draft_reply;
@@ -125,9 +125,9 @@ function askReason(title, preset, editNote) {
   });
 }
 
-async function reject() {
-  const d = state.detail;
+async function reject(d) {
   if (!d) { notice("Open a ticket first: press j.", "error"); return; }
+  if (!onScreen(d)) return;
   const tri = d.ticket.triage;
   const text = $("#draft").value;
   const edited = text !== tri.draft_reply;
@@ -162,9 +162,9 @@ function typing(target) {
 const KEYS = {
   j: () => guarded(next),
   k: () => guarded(previous),
-  a: () => guarded(approve),
+  a: () => { const d = state.detail; guarded(() => approve(d)); },
   e: () => { const d = $("#draft"); if (d) d.focus(); else notice("Open a ticket first: press j.", "error"); },
-  r: () => guarded(reject),
+  r: () => { const d = state.detail; guarded(() => reject(d)); },
   l: () => { const s = $("#labels select"); if (s) s.focus(); else notice("Open a ticket first: press j.", "error"); },
   x: () => { if (state.detail) toggle(state.detail.ticket); },
   p: () => { if (state.detail) guarded(() => togglePrompt(state.detail)); },
