@@ -53,9 +53,14 @@ def submit_review(
     labels: dict[str, list[str]],
     settings: Settings | None = None,
     blocking: Collection[str] = (),
+    reviewer: str | None = None,
 ) -> Review:
-    """Record the decision. ``blocking``: warning codes that refuse an unedited approval."""
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval;
+    ``reviewer``: who decides (the API passes the authenticated caller, never the body's)."""
     validate_review(data, labels)
+    who = (reviewer or data.reviewer or "").strip()
+    if not who:
+        raise InputError("a review needs a reviewer: the logged-in user or a named key")
     settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
@@ -90,7 +95,7 @@ def submit_review(
         ticket_id=ticket_id,
         triage_result_id=result.id or 0,
         decision=data.decision,
-        reviewer=data.reviewer,
+        reviewer=who,
         final_reply=final,
         edited=edited,
         corrected_category=data.corrected_category,
@@ -119,7 +124,7 @@ def submit_review(
     session.add(review)
     if final is not None:
         add_reply(session, ticket, final, settings)
-    add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
+    add_review_event(session, settings, ticket, data.decision.value, who)
     record_example(session, ticket, result, review)  # issue 20: approved replies teach
     session.commit()
     session.refresh(review)
