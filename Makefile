@@ -32,7 +32,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared privacy dispatch producer worker review delivery knowledge training ticketflow
+	$(BIN)/mypy access shared privacy dispatch producer worker review delivery knowledge training ticketflow
 
 format: install
 	$(BIN)/ruff format .

@@ -51,7 +51,7 @@ def bulk_reject(
             note=data.note.strip(),
         )
         try:
-            submit_review(session, item.id, review, labels, settings)
+            submit_review(session, item.id, review, labels, settings, reviewer=reviewer)
         except (ConflictError, NotFoundError) as err:
             session.rollback()
             failed.append(BulkFailure(id=item.id, reason=str(err)))

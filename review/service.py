@@ -54,9 +54,14 @@ def submit_review(
     labels: dict[str, list[str]],
     settings: Settings | None = None,
     blocking: Collection[str] = (),
+    reviewer: str | None = None,
 ) -> Review:
-    """Record the decision. ``blocking``: warning codes that refuse an unedited approval."""
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval;
+    ``reviewer``: who decides (the API passes the authenticated caller, never the body's)."""
     validate_review(data, labels)
+    who = (reviewer or data.reviewer or "").strip()
+    if not who:
+        raise InputError("a review needs a reviewer: the logged-in user or a named key")
     settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
@@ -67,7 +72,7 @@ def submit_review(
         raise ConflictError(
             f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
         )
-    if held_by_other(ticket, data.reviewer):  # issue 17: claims (review/claims.py)
+    if held_by_other(ticket, who):  # issue 17: claims (review/claims.py)
         raise ConflictError(f"{taken_message(ticket)}: it is theirs to decide")
     if data.revision != ticket.revision:
         raise ConflictError(
@@ -93,7 +98,7 @@ def submit_review(
         ticket_id=ticket_id,
         triage_result_id=result.id or 0,
         decision=data.decision,
-        reviewer=data.reviewer,
+        reviewer=who,
         final_reply=final,
         edited=edited,
         corrected_category=data.corrected_category,
@@ -113,7 +118,7 @@ def submit_review(
             col(Ticket.id) == ticket_id,
             col(Ticket.status) == TicketStatus.triaged,
             col(Ticket.revision) == data.revision,
-            free_for(data.reviewer, utcnow()),  # an expired claim is free again
+            free_for(who, utcnow()),  # an expired claim is free again
         )
         .values(status=decided, updated_at=utcnow(), claimed_by=None, claimed_until=None)
     )
@@ -123,7 +128,7 @@ def submit_review(
     session.add(review)
     if final is not None:
         add_reply(session, ticket, final, settings)
-    add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
+    add_review_event(session, settings, ticket, data.decision.value, who)
     record_example(session, ticket, result, review)  # issue 20: approved replies teach
     session.commit()
     session.refresh(review)

@@ -1,46 +1,31 @@
-"""The reviewer's workspace page and its files, on top of the same API a script would use."""
+"""The reviewer's workspace page, on top of the same API a script would use. Its stylesheet and
+ES modules are plain files served under /static (``producer.api.app``): no inline script."""
 
 from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter, Depends, HTTPException, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
 
-from producer.api.deps import SettingsDep, require_read_key
+from access.deps import PageUser, require_scope
+from access.pages import csrf_meta
+from producer.api.deps import SettingsDep
+from shared.models import Scope
 from shared.taxonomy import current_labels, load_taxonomy
 
 router = APIRouter(tags=["review"])
 
 
-STATIC = resources.files("review").joinpath("static")
-# The workspace's files (no build step): a page shell, its stylesheet and its ES modules.
-ASSETS = {
-    "workspace.css": "text/css; charset=utf-8",
-    "api.js": "text/javascript; charset=utf-8",
-    "dom.js": "text/javascript; charset=utf-8",
-    "queue.js": "text/javascript; charset=utf-8",
-    "ticket.js": "text/javascript; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-}
-
-
 @router.get("/ui", response_class=HTMLResponse, include_in_schema=False)
-def review_page() -> HTMLResponse:
-    """The reviewer's workspace (docs/review-workspace.md); it talks to the JSON API."""
-    return HTMLResponse(STATIC.joinpath("workspace.html").read_text("utf-8"))
+def review_page(user: PageUser) -> HTMLResponse:
+    """The workspace for a logged-in person (else a 303 to /login; docs/review-workspace.md);
+    its scripts send the CSRF token from the meta tag with every write."""
+    page = resources.files("review").joinpath("static/workspace.html").read_text("utf-8")
+    return HTMLResponse(page.replace("<!--csrf-meta-->", csrf_meta(user)))
 
 
-@router.get("/ui/static/{name}", include_in_schema=False)
-def review_asset(name: str) -> Response:
-    """Only the workspace's own files: a name not listed is a 404, never a path."""
-    if name not in ASSETS:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no such file: {name}")
-    body = STATIC.joinpath(name).read_bytes()
-    return Response(body, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/taxonomy", dependencies=[Depends(require_read_key)])
+@router.get("/taxonomy", dependencies=[Depends(require_scope(Scope.read))])
 def taxonomy(settings: SettingsDep) -> dict[str, list[str]]:
     """The labels a reviewer may choose when correcting a ticket."""
     labels = current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, status
+from fastapi import Depends, Query
 
-from producer.api.deps import require_write_key
+from access.deps import ReviewAccess
 from review.filters import QueueFilter
 
 Label = Annotated[str | None, Query(min_length=1, max_length=100)]
@@ -15,18 +15,10 @@ Hours = Annotated[float | None, Query(ge=0, le=24 * 3650)]
 Confidence = Annotated[float | None, Query(ge=0, le=1)]
 
 
-def current_reviewer(
-    _: Annotated[None, Depends(require_write_key)],
-    x_reviewer: Annotated[str | None, Header(max_length=200)] = None,
-) -> str:
-    """The reviewer acting: the one place identity enters the workspace's routes."""
-    name = (x_reviewer or "").strip()
-    if not name:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "say who you are: X-Reviewer header")
-    return name
-
-
-ReviewerDep = Annotated[str, Depends(current_reviewer)]
+# The reviewer acting: a logged-in user with the review scope (or a key that has it); the one
+# place identity enters the workspace's routes. ``.reviewer`` is the name claims and reviews
+# record ("ana", or "key:NAME" for a machine).
+ReviewerDep = ReviewAccess
 
 
 def queue_filter(

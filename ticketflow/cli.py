@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from access.cli import keys_cmd, users_cmd
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
 from knowledge.templates_cli import templates_cmd
@@ -129,6 +130,8 @@ app.command("ingest-email")(ingest_email)
 app.command("report")(report_cmd)
 app.command("forget")(forget_cmd)
 app.command("purge")(purge_cmd)
+app.add_typer(users_cmd, name="users")
+app.add_typer(keys_cmd, name="keys")
 
 if __name__ == "__main__":
     app()

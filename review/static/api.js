@@ -1,20 +1,21 @@
-// The workspace's only way to the server: same-origin fetch, the reviewer's credentials, and
-// the API's messages turned into plain words. Identity is decided in one place: authHeaders().
+// The workspace's only way to the server: same-origin fetch with the session cookie and the
+// CSRF token, and the API's messages turned into plain words.
 "use strict";
 
-const AUTH = "ticketflow.signin";
+// The session cookie authenticates (HttpOnly: scripts never see it); every write echoes the
+// session's CSRF token, which the server put in the page's <meta name="csrf-token">.
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute("content") || "" : "";
+}
 
-export const signin = {
-  get() {
-    try { return JSON.parse(sessionStorage.getItem(AUTH) || "null"); } catch { return null; }
-  },
-  set(name, key) { sessionStorage.setItem(AUTH, JSON.stringify({ name, key })); },
-  clear() { sessionStorage.removeItem(AUTH); },
-};
+function authHeaders(method) {
+  return method === "GET" || method === "HEAD" ? {} : { "X-CSRF-Token": csrfToken() };
+}
 
-function authHeaders() {
-  const s = signin.get();
-  return s ? { "X-API-Key": s.key, "X-Reviewer": s.name } : {};
+// A 401 means the session ended (expired, logged out elsewhere, account disabled).
+export function loginAgain() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
 }
 
 export class ApiError extends Error {
@@ -35,7 +36,7 @@ const PLAIN = [
 ];
 
 export function plain(status, detail) {
-  if (status === 401) return "You are not signed in, or your session has ended: sign in again.";
+  if (status === 401) return "Your session has ended: log in again.";
   if (status === 403) return /csrf/i.test(String(detail || ""))
     ? "This page is out of date: reload it and try again."
     : "You are not allowed to do that.";
@@ -53,7 +54,7 @@ export function plain(status, detail) {
 }
 
 export async function api(method, path, body) {
-  const headers = { Accept: "application/json", ...authHeaders() };
+  const headers = { Accept: "application/json", ...authHeaders(method) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let r;
   try {

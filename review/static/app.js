@@ -1,7 +1,7 @@
 // The workspace: sign-in, stats, opening (claiming) tickets, decisions, keyboard shortcuts.
 "use strict";
 
-import { ApiError, api, query, signin } from "./api.js";
+import { ApiError, api, loginAgain, query } from "./api.js";
 import { $, clock, duration } from "./dom.js";
 import { drop, filterValues, loadFacets, more, neighbour, queue, reload, restoreFilters, toggle } from "./queue.js";
 import { corrections, renderTicket, togglePrompt } from "./ticket.js";
@@ -21,7 +21,7 @@ let chain = Promise.resolve();
 function guarded(fn) {
   chain = chain.then(fn).catch((err) => {
     notice(err instanceof ApiError ? err.message : `Something went wrong in the page: ${err}`, "error");
-    if (err instanceof ApiError && err.status === 401) showSignin();
+    if (err instanceof ApiError && err.status === 401) setTimeout(loginAgain, 1500);
   });
   return chain;
 }
@@ -101,7 +101,7 @@ async function approve(d) {
   const tri = d.ticket.triage;
   const text = $("#draft").value;
   const edited = text !== tri.draft_reply;
-  const body = { decision: edited ? "edit" : "approve", revision: tri.revision, reviewer: state.me, ...corrections() };
+  const body = { decision: edited ? "edit" : "approve", revision: tri.revision, ...corrections() };
   if (edited) body.edited_reply = text;
   try {
     await api("POST", `/tickets/${d.ticket.id}/review`, body);
@@ -135,7 +135,7 @@ async function reject(d) {
   if (!reason) { notice("Not rejected: a rejection needs a reason."); return; }
   const note = edited ? `${reason}\n\n--- edited reply (not sent) ---\n${text}` : reason;
   try {
-    await api("POST", `/tickets/${d.ticket.id}/review`, { decision: "reject", revision: tri.revision, reviewer: state.me, note, ...corrections() });
+    await api("POST", `/tickets/${d.ticket.id}/review`, { decision: "reject", revision: tri.revision, note, ...corrections() });
   } catch (err) { await afterConflict(err); }
   await decided(d.ticket.id, `Rejected #${d.ticket.id}; nothing is sent.`);
 }
@@ -198,21 +198,17 @@ async function renew() {
   }
 }
 
-function showSignin() {
-  $("#signin").hidden = false;
-  $("#signout").hidden = true;
-  $("#me").textContent = "";
-}
-
 async function start() {
-  const s = signin.get();
-  if (!s) { showSignin(); return; }
-  state.me = s.name;
-  $("#signin").hidden = true;
-  $("#signout").hidden = false;
-  $("#me").textContent = `Signed in as ${s.name}`;
+  const session = await api("GET", "/session");
+  state.me = session.username;
+  $("#me").textContent = `${session.username} (${session.role})`;
   state.taxonomy = await api("GET", "/taxonomy");
   await Promise.all([reload(), loadFacets(), refreshStats()]);
+}
+
+async function logout() {
+  try { await api("POST", "/logout"); } catch { /* the session may have ended already */ }
+  location.assign("/login");
 }
 
 function wire() {
@@ -220,12 +216,7 @@ function wire() {
   queue.onOpen = (id) => guarded(() => open(id));
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", () => { state.lastActivity = Date.now(); });
-  $("#signin").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    signin.set($("#si-name").value.trim(), $("#si-key").value);
-    guarded(start);
-  });
-  $("#signout").addEventListener("click", () => { signin.clear(); location.reload(); });
+  $("#logout").addEventListener("click", () => guarded(logout));
   $("#reject-reason").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target.value.trim()) $("#reject-dialog").close("ok");
   });

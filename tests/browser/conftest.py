@@ -7,13 +7,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from shared.db import make_engine
-from tests.browser.harness import API_KEY, CHROMIUM, seed, serve
+from tests.browser.harness import CHROMIUM, REVIEWERS, seed, serve
 from tests.conftest import _truncate_all
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -26,8 +35,14 @@ def api_server(_pg_migrated: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture
 def browser_db(_pg_migrated: str) -> Iterator[Engine]:
+    """The server's database, emptied, with the reviewers ana and bob (password PASSWORD)."""
     engine = make_engine(_pg_migrated)
     _truncate_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE audit_event, user_session, api_key, app_user CASCADE"))
+    with Session(engine) as s:
+        for name in REVIEWERS:
+            make_user(s, name)
     yield engine
     engine.dispose()
 
@@ -60,12 +75,19 @@ def context(browser: Browser, api_server: str) -> Iterator[BrowserContext]:
     ctx.close()
 
 
-def sign_in(page: Page, name: str, key: str = API_KEY) -> None:
+def log_in(page: Page, name: str, password: str = PASSWORD) -> None:
+    """Through the login form, as a person does: /ui sends an anonymous visitor there."""
     page.goto("/ui")
-    page.fill("#si-name", name)
-    page.fill("#si-key", key)
-    page.click("#signin button[type=submit]")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def sign_in(page: Page, name: str) -> None:
+    log_in(page, name)
+    page.wait_for_url("**/ui")
     page.wait_for_selector("#queue-list li")
+    expect(page.locator("#me")).to_contain_text(name)
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from ticketflow.processes import free_port
 
 # Debian's Chromium (scripts/install-chromium.sh); Playwright's own download cannot work here.
 CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
-API_KEY = "browser-test-key"
+API_KEY = "browser-test-key"  # TICKETFLOW_API_KEYS: intake only
+REVIEWERS = ("ana", "bob")
 
 
 @contextmanager
@@ -51,7 +52,7 @@ def serve(database_url: str, data_dir: Path, **settings: str) -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/ui", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from shared.config import load_settings
 from shared.db import make_engine, upgrade
-from tests.browser.harness import API_KEY, CHROMIUM, seed, serve
+from tests.browser.harness import CHROMIUM, seed, serve
+from tests.factories import PASSWORD, make_user
 
 
 def main(out: Path) -> None:
@@ -26,15 +27,17 @@ def main(out: Path) -> None:
         engine = make_engine(url)
         with Session(engine) as s:
             seed(s)
+            make_user(s, "ana")
         engine.dispose()
         with serve(url, Path(tmp)) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
             page = browser.new_page(base_url=base, viewport={"width": 1400, "height": 860})
             page.goto("/ui")
-            page.fill("#si-name", "ana")
-            page.fill("#si-key", API_KEY)
-            page.click("#signin button[type=submit]")
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
             page.wait_for_selector("#queue-list li")
+            page.wait_for_selector("#st-awaiting >> text=5")
             page.screenshot(path=str(out / "workspace-queue.png"))
             page.keyboard.press("j")
             page.wait_for_selector("#draft")

@@ -14,13 +14,17 @@ from sqlmodel import Session, col, select, update
 from review.claims import claim, claim_next, release
 from review.filters import QueueFilter
 from shared.errors import ConflictError, NotFoundError
-from shared.models import Review, Ticket, utcnow
-from tests.factories import make_triaged
-from tests.producer.conftest import KEY
+from shared.models import ApiKey, Review, Ticket, utcnow
+from tests.factories import make_api_key, make_result, make_triaged
+from tests.producer.conftest import INTAKE_KEY, KEY
 
 
-def _as(name: str) -> dict[str, str]:
-    return {**KEY, "X-Reviewer": name}
+def _as(session: Session, name: str) -> dict[str, str]:
+    """A reviewer's own key (read and review scopes); it records reviews as ``key:NAME``."""
+    raw = f"tf_{name:0<12}_{name}-review-key"
+    if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is None:
+        make_api_key(session, raw, ["read", "review"], name)
+    return {"X-API-Key": raw}
 
 
 def test_a_claimed_ticket_is_nobody_elses(session: Session) -> None:
@@ -118,14 +122,16 @@ def test_reviewers_pressing_next_at_once_get_different_tickets(db_engine: Engine
 
 def test_a_decision_on_someone_elses_claim_is_refused(client: TestClient, session: Session) -> None:
     t = make_triaged(session)
-    r = client.post(f"/tickets/{t.id}/claim", headers=_as("ana"))
+    ana, bob = _as(session, "ana"), _as(session, "bob")
+    r = client.post(f"/tickets/{t.id}/claim", headers=ana)
     assert r.status_code == 200, r.text
-    assert r.json()["ticket"]["claimed_by"] == "ana"
-    r = client.post(f"/tickets/{t.id}/claim", headers=_as("bob"))
-    assert r.status_code == 409 and "ana is working on ticket" in r.json()["detail"]
-    body = {"decision": "approve", "reviewer": "bob", "revision": 1}
-    r = client.post(f"/tickets/{t.id}/review", json=body, headers=KEY)
-    assert r.status_code == 409 and "ana is working on ticket" in r.json()["detail"]
+    assert r.json()["ticket"]["claimed_by"] == "key:ana"
+    r = client.post(f"/tickets/{t.id}/claim", headers=bob)
+    assert r.status_code == 409 and "key:ana is working on ticket" in r.json()["detail"]
+    # the reviewer is who is calling, whatever the body says
+    body = {"decision": "approve", "reviewer": "key:ana", "revision": 1}
+    r = client.post(f"/tickets/{t.id}/review", json=body, headers=bob)
+    assert r.status_code == 409 and "key:ana is working on ticket" in r.json()["detail"]
     assert session.exec(select(Review).where(Review.ticket_id == t.id)).first() is None
     # ana's claim runs out; bob takes it; ana's late decision is refused, bob's goes through
     session.exec(
@@ -134,22 +140,35 @@ def test_a_decision_on_someone_elses_claim_is_refused(client: TestClient, sessio
         .values(claimed_until=utcnow() - timedelta(seconds=1))
     )
     session.commit()
-    assert client.post(f"/tickets/{t.id}/claim", headers=_as("bob")).status_code == 200
-    late = {"decision": "approve", "reviewer": "ana", "revision": 1}
-    r = client.post(f"/tickets/{t.id}/review", json=late, headers=KEY)
-    assert r.status_code == 409 and "bob is working on ticket" in r.json()["detail"]
-    r = client.post(f"/tickets/{t.id}/review", json=body, headers=KEY)
+    assert client.post(f"/tickets/{t.id}/claim", headers=bob).status_code == 200
+    r = client.post(f"/tickets/{t.id}/review", json=body, headers=ana)
+    assert r.status_code == 409 and "key:bob is working on ticket" in r.json()["detail"]
+    r = client.post(f"/tickets/{t.id}/review", json=body, headers=bob)
     assert r.status_code == 200 and r.json()["status"] == "approved"
-    assert r.json()["claimed_by"] is None
-    r = client.post(f"/tickets/{t.id}/claim", headers=_as("bob"))
+    assert r.json()["claimed_by"] is None and r.json()["review"]["reviewer"] == "key:bob"
+    r = client.post(f"/tickets/{t.id}/claim", headers=bob)
     assert r.status_code == 409 and "not awaiting a decision" in r.json()["detail"]
+
+
+def test_a_ticket_triaged_again_while_open_is_a_409(client: TestClient, session: Session) -> None:
+    """The existing revision check still holds for a claimed ticket: nothing is recorded."""
+    t = make_triaged(session)
+    ana = _as(session, "ana")
+    assert client.post(f"/tickets/{t.id}/claim", headers=ana).status_code == 200
+    session.exec(update(Ticket).where(col(Ticket.id) == t.id).values(revision=2))
+    session.commit()
+    make_result(session, t.id, revision=2)
+    body = {"decision": "approve", "revision": 1}
+    r = client.post(f"/tickets/{t.id}/review", json=body, headers=ana)
+    assert r.status_code == 409 and "was triaged again" in r.json()["detail"]
+    assert session.exec(select(Review).where(Review.ticket_id == t.id)).first() is None
 
 
 def test_an_expired_free_claim_still_lets_its_reviewer_decide(
     client: TestClient, session: Session
 ) -> None:
     t = make_triaged(session)
-    client.post(f"/tickets/{t.id}/claim", headers=_as("ana"))
+    client.post(f"/tickets/{t.id}/claim", headers=_as(session, "ana"))
     session.exec(
         update(Ticket)
         .where(col(Ticket.id) == t.id)
@@ -161,10 +180,13 @@ def test_an_expired_free_claim_still_lets_its_reviewer_decide(
     assert r.status_code == 200 and r.json()["status"] == "rejected"
 
 
-def test_claim_routes_need_a_reviewer(client: TestClient, session: Session) -> None:
+def test_claim_routes_need_the_review_scope(client: TestClient, session: Session) -> None:
     t = make_triaged(session)
     assert client.post(f"/tickets/{t.id}/claim").status_code == 401
-    r = client.post(f"/tickets/{t.id}/claim", headers=KEY)
-    assert r.status_code == 401 and "X-Reviewer" in r.json()["detail"]
-    assert client.post("/tickets/0/claim", headers=_as("ana")).status_code == 422
-    assert client.post("/tickets/99999/claim", headers=_as("ana")).status_code == 404
+    assert client.post(f"/tickets/{t.id}/claim", headers=INTAKE_KEY).status_code == 403
+    assert client.post("/review/next", headers=INTAKE_KEY).status_code == 403
+    assert client.get("/review/stats").status_code == 401
+    assert client.post("/tickets/0/claim", headers=KEY).status_code == 422
+    assert client.post("/tickets/99999/claim", headers=KEY).status_code == 404
+    with Session(session.get_bind()) as s:
+        assert s.get_one(Ticket, t.id).claimed_by is None  # nothing done on anyone's behalf

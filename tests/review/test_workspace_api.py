@@ -7,21 +7,25 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from shared.models import KbPassage, TicketMessage, utcnow
-from tests.factories import make_result, make_ticket, make_triaged
+from shared.models import ApiKey, KbPassage, TicketMessage, utcnow
+from tests.factories import make_api_key, make_result, make_ticket, make_triaged
 from tests.producer.conftest import KEY
 from worker.engine.fake_engine import FakeEngine
 from worker.pipeline.triage import process_ticket, run_batch
 
 
-def _as(name: str) -> dict[str, str]:
-    return {**KEY, "X-Reviewer": name}
+def _as(session: Session, name: str) -> dict[str, str]:
+    """A reviewer's own key (read and review scopes); it records reviews as ``key:NAME``."""
+    raw = f"tf_{name:0<12}_{name}-review-key"
+    if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is None:
+        make_api_key(session, raw, ["read", "review"], name)
+    return {"X-API-Key": raw}
 
 
 def _ids(client: TestClient, **params: object) -> list[int]:
-    r = client.get("/review", params={"limit": 200, **params})
+    r = client.get("/review", params={"limit": 200, **params}, headers=KEY)
     assert r.status_code == 200, r.text
     return [t["id"] for t in r.json()["items"]]
 
@@ -61,7 +65,7 @@ def test_filters_and_search(client: TestClient, session: Session) -> None:
     assert _ids(client, q="5%") == []  # "%" is taken literally
     assert _ids(client, q="refund please") == [a.id]  # every word must occur
     assert _ids(client, category="refund", priority="urgent") == []
-    bad = client.get("/review", params={"min_confidence": 2})
+    bad = client.get("/review", params={"min_confidence": 2}, headers=KEY)
     assert bad.status_code == 422
 
 
@@ -69,13 +73,13 @@ def test_counts_per_filter_value(client: TestClient, session: Session) -> None:
     make_triaged(session, result={"category": "refund", "priority": "high"})
     make_triaged(session, result={"category": "refund"})
     make_triaged(session, result={"category": "billing", "needs_human_triage": True})
-    r = client.get("/review/facets")
+    r = client.get("/review/facets", headers=KEY)
     assert r.status_code == 200, r.text
     f = r.json()
     assert f["category"] == {"refund": 2, "billing": 1}
     assert f["needs_triage"] == {"false": 2, "true": 1}
     # a chosen category narrows the other counts but not its own
-    f = client.get("/review/facets", params={"category": "refund"}).json()
+    f = client.get("/review/facets", params={"category": "refund"}, headers=KEY).json()
     assert f["category"] == {"refund": 2, "billing": 1}
     assert f["priority"] == {"high": 1, "normal": 1}
 
@@ -92,7 +96,7 @@ def test_keyset_paging_reaches_every_ticket(client: TestClient, session: Session
         params: dict[str, object] = {"limit": 50}
         if after is not None:
             params["after_id"] = after
-        page = client.get("/review", params=params).json()["items"]
+        page = client.get("/review", params=params, headers=KEY).json()["items"]
         if not page:
             break
         seen += [t["id"] for t in page]
@@ -151,7 +155,7 @@ def test_ticket_view(client: TestClient, session: Session, db_engine: Engine) ->
             }
         ],
     )
-    r = client.get(f"/review/tickets/{t.id}")
+    r = client.get(f"/review/tickets/{t.id}", headers=KEY)
     assert r.status_code == 200, r.text
     d = r.json()
     assert [m["body"] for m in d["messages"]] == ["First message", "Second message"]
@@ -169,8 +173,8 @@ def test_ticket_view(client: TestClient, session: Session, db_engine: Engine) ->
         }
     ]
     assert d["has_prompt"] is False
-    assert client.get(f"/tickets/{t.id}/prompt").status_code == 404
-    assert client.get("/review/tickets/999999").status_code == 404
+    assert client.get(f"/tickets/{t.id}/prompt", headers=KEY).status_code == 404
+    assert client.get("/review/tickets/999999", headers=KEY).status_code == 404
 
 
 def test_the_prompt_the_model_saw_is_kept(client: TestClient, db_engine: Engine) -> None:
@@ -197,8 +201,8 @@ def test_the_prompt_the_model_saw_is_kept(client: TestClient, db_engine: Engine)
         worker="t",
         threshold=0.5,
     )
-    assert client.get(f"/review/tickets/{tid}").json()["has_prompt"] is True
-    r = client.get(f"/tickets/{tid}/prompt")
+    assert client.get(f"/review/tickets/{tid}", headers=KEY).json()["has_prompt"] is True
+    r = client.get(f"/tickets/{tid}/prompt", headers=KEY)
     assert r.status_code == 200, r.text
     assert r.json() == seen[0]  # exactly the chat handed to the draft model
     text = " ".join(m["content"] for m in r.json())
@@ -207,28 +211,31 @@ def test_the_prompt_the_model_saw_is_kept(client: TestClient, db_engine: Engine)
 
 def test_stats(client: TestClient, session: Session) -> None:
     a, _ = make_triaged(session), make_triaged(session)
-    body = {"decision": "reject", "reviewer": "ana", "revision": 1, "note": "spam"}
-    assert client.post(f"/tickets/{a.id}/review", json=body, headers=KEY).status_code == 200
-    s = client.get("/review/stats", headers=_as("ana")).json()
+    body = {"decision": "reject", "revision": 1, "note": "spam"}
+    r = client.post(f"/tickets/{a.id}/review", json=body, headers=_as(session, "ana"))
+    assert r.status_code == 200, r.text
+    s = client.get("/review/stats", headers=_as(session, "ana")).json()
     assert s["awaiting"] == 1 and s["reviewed_today"] == 1 and s["mine_today"] == 1
     assert s["median_decision_s"] is not None and s["median_decision_s"] >= 0
-    assert client.get("/review/stats", headers=_as("bob")).json()["mine_today"] == 0
+    assert client.get("/review/stats", headers=_as(session, "bob")).json()["mine_today"] == 0
 
 
 def test_bulk_reject(client: TestClient, session: Session) -> None:
     a, b, c = (make_triaged(session, external_id=f"s{i}") for i in range(3))
-    assert client.post(f"/tickets/{c.id}/claim", headers=_as("bob")).status_code == 200
+    assert client.post(f"/tickets/{c.id}/claim", headers=_as(session, "bob")).status_code == 200
     items = [{"id": t.id, "revision": 1} for t in (a, b, c)] + [{"id": 99999, "revision": 1}]
     r = client.post(
-        "/review/bulk-reject", json={"tickets": items, "note": "spam"}, headers=_as("ana")
+        "/review/bulk-reject", json={"tickets": items, "note": "spam"}, headers=_as(session, "ana")
     )
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["rejected"] == [a.id, b.id]
     assert [f["id"] for f in out["failed"]] == [c.id, 99999]
-    assert "bob is working" in out["failed"][0]["reason"]
-    review = client.get(f"/tickets/{a.id}").json()["review"]
+    assert "key:bob is working" in out["failed"][0]["reason"]
+    review = client.get(f"/tickets/{a.id}", headers=KEY).json()["review"]
     assert review["decision"] == "reject" and review["note"] == "spam"
-    assert review["reviewer"] == "ana"
-    r = client.post("/review/bulk-reject", json={"tickets": items, "note": ""}, headers=_as("ana"))
+    assert review["reviewer"] == "key:ana"
+    r = client.post(
+        "/review/bulk-reject", json={"tickets": items, "note": ""}, headers=_as(session, "ana")
+    )
     assert r.status_code == 422

@@ -1,0 +1,89 @@
+"""Secure defaults every response carries, errors included: the Host allow-list (DNS
+rebinding), proxy headers only from trusted proxies, CORS only for listed origins, and the
+security headers (CSP without inline script, no framing, nosniff, no referrer, no-store).
+
+The headers middleware is the outermost one added, so a 400 for a bad Host, a 401, a 404 and
+a 422 all get them. (Starlette's own 500 page is built outside every user middleware; a 500
+is a bug and is logged as one.)
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from shared.config import Settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+STATIC_PREFIX = "/static/"  # public assets (scripts, styles): cacheable, unlike everything else
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``SECURITY_HEADERS`` to every HTTP response (keeping any a route set itself), and
+    ``Cache-Control: no-store`` outside ``/static/``: ticket data must not sit in caches."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope.get("path", "").startswith(STATIC_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = dict(SECURITY_HEADERS)
+                if not static:
+                    extra["Cache-Control"] = "no-store"
+                if self.hsts and scope.get("scheme") == "https":
+                    extra["Strict-Transport-Security"] = "max-age=31536000"
+                for name, value in extra.items():
+                    if name.lower().encode() not in present:
+                        headers.append((name.lower().encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _host_patterns(hosts: list[str]) -> list[str]:
+    """IPv6 literals as the Host header writes them ("[::1]"), whichever way they were set."""
+    return [f"[{h}]" if ":" in h and not h.startswith("[") else h for h in hosts]
+
+
+def install_security(app: FastAPI, settings: Settings) -> None:
+    """Add the middlewares, innermost first (Starlette runs the last added first)."""
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_credentials=False,  # cookies stay same-site; other origins use keys
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=_host_patterns(settings.allowed_host_list) or ["localhost"],
+        www_redirect=False,
+    )
+    if settings.trusted_proxy_list:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookie_secure)
