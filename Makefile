@@ -27,7 +27,7 @@ test: install services
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -m "not integration and not slow and not browser"
 
 lint: install
 	$(BIN)/ruff check .

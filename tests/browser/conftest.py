@@ -24,8 +24,6 @@ from tests.browser.harness import CHROMIUM, REVIEWERS, seed, serve
 from tests.conftest import _truncate_all
 from tests.factories import PASSWORD, make_user
 
-pytestmark = pytest.mark.browser
-
 
 @pytest.fixture(scope="session")
 def api_server(_pg_migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -3,12 +3,15 @@ script, and a write without the CSRF token refused."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from shared.models import Review, Ticket
 from tests.browser.conftest import log_in, sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_login_and_logout(page: Page, seeded: list[int]) -> None:

@@ -3,6 +3,7 @@ edits, rejection reasons, bulk rejection, plain error messages, and customer tex
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -10,6 +11,8 @@ from sqlmodel import Session, select
 from shared.models import Review, Ticket
 from tests.browser.conftest import sign_in
 from tests.browser.harness import seed
+
+pytestmark = pytest.mark.browser
 
 
 def _review(db: Engine, ticket_id: int) -> Review:

@@ -1,8 +1,11 @@
 """First light: the workspace loads in Chromium and opens the most urgent ticket on j."""
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_the_queue_loads_and_j_opens_the_most_urgent(page: Page, seeded: list[int]) -> None:
