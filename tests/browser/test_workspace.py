@@ -162,6 +162,10 @@ def test_shortcuts_help_labels_and_prompt(
         "href", "https://help.example.com/refunds"
     )
     expect(page.locator("#thread")).to_contain_text("statement.pdf")
+    page.keyboard.press("j")  # moves on (giving #1 back), and k returns to it
+    expect(page.locator("#subject")).to_have_text("Where is my parcel?")
+    page.keyboard.press("k")
+    expect(page.locator("#subject")).to_have_text("Charged twice for order 4411")
     page.keyboard.press("p")
     expect(page.locator("#prompt")).to_contain_text("You are a customer support agent.")
     page.keyboard.press("l")
