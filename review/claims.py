@@ -66,16 +66,23 @@ def _try(session: Session, ticket_id: int, reviewer: str, claim_s: float) -> boo
 
 
 def _release_others(session: Session, reviewer: str, keep: int | None) -> None:
-    """One open ticket per reviewer: moving on gives the previous one back to the queue."""
-    stmt = update(Ticket).where(col(Ticket.claimed_by) == reviewer)
+    """One open ticket per reviewer: moving on gives the previous one back to the queue.
+
+    Rows another transaction has locked are skipped (PostgreSQL): that one is taking over an
+    expired claim of ours, and waiting for it could deadlock with its own release."""
+    mine = select(col(Ticket.id)).where(col(Ticket.claimed_by) == reviewer)
     if keep is not None:
-        stmt = stmt.where(col(Ticket.id) != keep)
-    session.exec(stmt.values(claimed_by=None, claimed_until=None))
+        mine = mine.where(col(Ticket.id) != keep)
+    session.exec(
+        update(Ticket)
+        .where(col(Ticket.id).in_(mine.with_for_update(skip_locked=True)))
+        .values(claimed_by=None, claimed_until=None)
+    )
 
 
 def claim(session: Session, ticket_id: int, reviewer: str, claim_s: float) -> Ticket:
-    """Claim (or renew) one ticket; 404 if there is none, 409 if it is decided or taken."""
-    _release_others(session, reviewer, keep=ticket_id)
+    """Claim (or renew) one ticket; 404 if there is none, 409 if it is decided or taken. The
+    target is taken before the previous claim is given back: locks in one order, no deadlock."""
     if not _try(session, ticket_id, reviewer, claim_s):
         session.rollback()
         ticket = session.get(Ticket, ticket_id)
@@ -86,6 +93,7 @@ def claim(session: Session, ticket_id: int, reviewer: str, claim_s: float) -> Ti
                 f"ticket {ticket_id} is not awaiting a decision (status {ticket.status})"
             )
         raise ConflictError(taken_message(ticket))
+    _release_others(session, reviewer, keep=ticket_id)
     session.commit()
     return session.get_one(Ticket, ticket_id, populate_existing=True)
 
