@@ -30,6 +30,23 @@ SECURITY_HEADERS: dict[str, str] = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 STATIC_PREFIX = "/static/"  # public assets (scripts, styles): cacheable, unlike everything else
+# Probes and scrapers address a pod or container by IP or service name: no Host check there.
+# Neither is a DNS-rebinding target (a liveness answer; /metrics needs a key no page knows).
+HOST_CHECK_EXEMPT = frozenset({"/healthz", "/metrics"})
+
+
+class HostAllowListMiddleware(TrustedHostMiddleware):
+    """Starlette's TrustedHostMiddleware (400 for any other Host), minus the machine paths."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        super().__init__(app, allowed_hosts=allowed_hosts, www_redirect=False)
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in HOST_CHECK_EXEMPT:
+            await self.inner(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:
@@ -80,9 +97,8 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             allow_headers=["X-API-Key", "Content-Type"],
         )
     app.add_middleware(
-        TrustedHostMiddleware,
+        HostAllowListMiddleware,
         allowed_hosts=_host_patterns(settings.allowed_host_list) or ["localhost"],
-        www_redirect=False,
     )
     if settings.trusted_proxy_list:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
