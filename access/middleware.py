@@ -20,6 +20,15 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# FastAPI's /docs and /redoc pages (only with TICKETFLOW_API_DOCS=true) are an inline script
+# loading Swagger UI or ReDoc from jsDelivr: they get their own, looser policy; no data is in them.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -60,13 +69,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope.get("path", "").startswith(STATIC_PREFIX)
+        path = scope.get("path", "")
+        static = path.startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 extra = dict(SECURITY_HEADERS)
+                if path in DOCS_PATHS:
+                    extra["Content-Security-Policy"] = DOCS_CSP
                 if not static:
                     extra["Cache-Control"] = "no-store"
                 if self.hsts and scope.get("scheme") == "https":

@@ -201,6 +201,7 @@ def _run(
                 "TICKETFLOW_DATABASE_URL": f"sqlite:///{db_file}",
                 "TICKETFLOW_REDIS_URL": redis_url,
                 "TICKETFLOW_API_PORT": str(port),
+                "TICKETFLOW_API_DOCS": "true",  # the link printed below; off in production
                 # Own queues, so a demo never takes or leaves messages on a shared Redis.
                 "TICKETFLOW_QUEUE": f"demo-{run_id}",
                 "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
