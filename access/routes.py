@@ -112,6 +112,8 @@ def login(  # nosec B107: the empty defaults are "field left blank", answered li
                 request, status.HTTP_401_UNAUTHORIZED, "Wrong username or password.", target, name
             )
         purge_expired(db, settings)
+        # A new id at every login (no session fixation); a session this browser had ends.
+        end_session(db, request.cookies.get(SESSION_COOKIE, ""))
         raw, _ = start_session(db, user, settings)
         audit.record(db, "user", user.username, "login", detail={"ip": client_ip(request)})
         db.commit()

@@ -50,7 +50,10 @@ def review_ticket(
     principal: ReviewAccess,
 ) -> TicketPublic:
     """Approve, edit or reject the draft; corrected labels are kept for training. The
-    reviewer recorded is the logged-in user (``key:NAME`` for a key), never a body field."""
+    reviewer recorded is the logged-in user (``key:NAME`` for a key), never a body field.
+    The audit event joins the review's transaction: both are stored, or neither."""
+    detail = {"decision": data.decision.value, "revision": data.revision}
+    audit.record(session, principal.kind, principal.name, "decide", ticket_id, detail)
     review = submit_review(
         session,
         ticket_id,
@@ -60,15 +63,6 @@ def review_ticket(
         settings.blocking_warning_set,
         reviewer=principal.reviewer,
     )
-    audit.record(
-        session,
-        principal.kind,
-        principal.name,
-        "decide",
-        ticket_id,
-        {"decision": data.decision.value, "revision": data.revision},
-        commit=True,
-    )
     return to_public(session, session.get_one(Ticket, review.ticket_id))
 
 
@@ -76,6 +70,5 @@ def review_ticket(
 def undo_review(ticket_id: TicketId, session: SessionDep, principal: ReviewAccess) -> TicketPublic:
     """Take back an approval while its reply is on hold (``TICKETFLOW_DELIVERY_HOLD_S``);
     409 once sending has started. The ticket awaits a decision again."""
-    ticket = undo_approval(session, ticket_id)
-    audit.record(session, principal.kind, principal.name, "undo", ticket_id, commit=True)
-    return to_public(session, ticket)
+    audit.record(session, principal.kind, principal.name, "undo", ticket_id)  # its transaction
+    return to_public(session, undo_approval(session, ticket_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -86,11 +87,12 @@ def test_a_stale_cookie_is_a_401_that_says_why(client: TestClient) -> None:
 
 
 def test_opened_reads_serve_reads_but_nothing_else(
-    make_client: MakeClient, session: Session
+    make_client: MakeClient, session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     t = make_ticket(session, status="triaged")
     make_result(session, t.id)
     opened = make_client(open_reads=True)
+    assert "TICKETFLOW_OPEN_READS=true" in caplog.text and "ANYONE" in caplog.text
     assert opened.get("/tickets").json()["total"] == 1
     assert opened.get(f"/tickets/{t.id}").status_code == 200
     assert opened.get("/review").status_code == 200

@@ -111,3 +111,14 @@ def test_metrics_take_legacy_keys_and_read_keys(client: TestClient, session: Ses
     intake = create_key(session, "helpdesk", ["intake"]).secret
     assert client.get("/metrics", headers={"X-API-Key": intake}).status_code == 403
     assert client.get("/metrics").status_code == 401
+
+
+def test_a_refused_review_leaves_no_audit_event(client: TestClient, session: Session) -> None:
+    tid = _triaged(session)
+    assert client.post(f"/tickets/{tid}/review", json=REVIEW, headers=KEY).status_code == 200
+    again = client.post(f"/tickets/{tid}/review", json=REVIEW, headers=KEY)
+    assert again.status_code == 409  # already reviewed
+    assert client.post("/tickets/424242/review", json=REVIEW, headers=KEY).status_code == 404
+    session.expire_all()
+    decided = session.exec(select(AuditEvent).where(AuditEvent.action == "decide")).all()
+    assert [(e.ticket_id, e.actor_name) for e in decided] == [(tid, "all")]

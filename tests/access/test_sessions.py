@@ -232,3 +232,16 @@ def test_a_reviewer_cannot_read_the_audit_trail_an_admin_can(
     items = admin.get("/audit", params={"action": "login"}).json()["items"]
     assert [e["actor_name"] for e in items] == ["boss", "rita"]  # newest first
     assert admin.get("/audit", params={"action": "DROP TABLE"}).status_code == 422
+
+
+def test_logging_in_again_replaces_the_session(client: TestClient, session: Session) -> None:
+    make_user(session, "rita")
+    log_in(client, "rita", PASSWORD)
+    first = client.cookies["ticketflow_session"]
+    log_in(client, "rita", PASSWORD)
+    assert client.cookies["ticketflow_session"] != first
+    session.expire_all()
+    assert len(session.exec(select(UserSession)).all()) == 1
+    client.cookies.clear()
+    client.cookies.set("ticketflow_session", first)
+    assert client.get("/session").status_code == 401
