@@ -3,6 +3,8 @@ that was taken or re-triaged meanwhile is reported and the others still go throu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -38,7 +40,10 @@ def bulk_reject(
     reviewer: str,
     labels: dict[str, list[str]],
     settings: Settings,
+    before_each: Callable[[int], object] = lambda _: None,
 ) -> BulkResult:
+    """``before_each(ticket_id)`` adds to the session what must be stored with each decision
+    and only with it (the route's audit event): a refused ticket rolls it back."""
     if not data.note.strip():
         raise InputError("a bulk rejection needs a reason")
     done: list[int] = []
@@ -50,6 +55,7 @@ def bulk_reject(
             revision=item.revision,
             note=data.note.strip(),
         )
+        before_each(item.id)
         try:
             submit_review(session, item.id, review, labels, settings, reviewer=reviewer)
         except (ConflictError, NotFoundError) as err:

@@ -57,8 +57,8 @@ def claim_ticket(
     ticket_id: TicketId, session: SessionDep, settings: SettingsDep, who: ReviewerDep
 ) -> TicketDetail:
     """Open a ticket for yourself (or renew your claim); 409 if someone else holds it."""
+    audit.record(session, who.kind, who.name, "claim", ticket_id)  # stored with the claim only
     claim(session, ticket_id, who.reviewer, settings.claim_s)
-    audit.record(session, who.kind, who.name, "claim", ticket_id, commit=True)
     return ticket_detail(session, ticket_id)
 
 
@@ -91,9 +91,12 @@ def reject_many(
 ) -> BulkResult:
     """Reject a selection (spam) with one reason; each ticket succeeds or fails on its own."""
     labels = current_labels(load_taxonomy(settings.taxonomy_file), settings.heads_dir)
-    out = bulk_reject(session, data, who.reviewer, labels, settings)
-    for ticket_id in out.rejected:
-        detail = {"decision": "reject", "bulk": True}
-        audit.record(session, who.kind, who.name, "decide", ticket_id, detail)
-    session.commit()
-    return out
+    detail = {"decision": "reject", "bulk": True}
+    return bulk_reject(
+        session,
+        data,
+        who.reviewer,
+        labels,
+        settings,
+        lambda tid: audit.record(session, who.kind, who.name, "decide", tid, detail),
+    )

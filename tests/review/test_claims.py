@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select, update
 from review.claims import claim, claim_next, release
 from review.filters import QueueFilter
 from shared.errors import ConflictError, NotFoundError
-from shared.models import ApiKey, Review, Ticket, utcnow
+from shared.models import ApiKey, AuditEvent, Review, Ticket, utcnow
 from tests.factories import make_api_key, make_result, make_triaged
 from tests.producer.conftest import INTAKE_KEY, KEY
 
@@ -128,6 +128,8 @@ def test_a_decision_on_someone_elses_claim_is_refused(client: TestClient, sessio
     assert r.json()["ticket"]["claimed_by"] == "key:ana"
     r = client.post(f"/tickets/{t.id}/claim", headers=bob)
     assert r.status_code == 409 and "key:ana is working on ticket" in r.json()["detail"]
+    claims = session.exec(select(AuditEvent).where(AuditEvent.action == "claim")).all()
+    assert [e.actor_name for e in claims] == ["ana"]  # bob's refused claim is not audited
     # the reviewer is who is calling, whatever the body says
     body = {"decision": "approve", "reviewer": "key:ana", "revision": 1}
     r = client.post(f"/tickets/{t.id}/review", json=body, headers=bob)

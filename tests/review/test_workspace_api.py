@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from shared.models import ApiKey, KbPassage, TicketMessage, utcnow
+from shared.models import ApiKey, AuditEvent, KbPassage, TicketMessage, utcnow
 from tests.factories import make_api_key, make_result, make_ticket, make_triaged
 from tests.producer.conftest import KEY
 from worker.engine.fake_engine import FakeEngine
@@ -235,6 +235,13 @@ def test_bulk_reject(client: TestClient, session: Session) -> None:
     review = client.get(f"/tickets/{a.id}", headers=KEY).json()["review"]
     assert review["decision"] == "reject" and review["note"] == "spam"
     assert review["reviewer"] == "key:ana"
+    # the audit trail has each decision that was stored, and only those; bob's claim too
+    events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all()
+    assert [(e.actor_name, e.action, e.ticket_id) for e in events] == [
+        ("bob", "claim", c.id),
+        ("ana", "decide", a.id),
+        ("ana", "decide", b.id),
+    ]
     r = client.post(
         "/review/bulk-reject", json={"tickets": items, "note": ""}, headers=_as(session, "ana")
     )
