@@ -16,22 +16,24 @@ services:
 	./scripts/services.sh
 
 # System packages the integration tests need (Dovecot; Prometheus and promtool for the metrics
-# tests): .ci/run calls this as root. `make test` never runs apt or sudo itself.
+# tests; Chromium for the browser tests): .ci/run calls this as root. `make test` never runs apt
+# or sudo itself.
 system-deps:
 	./scripts/install-dovecot.sh
 	./scripts/install-prometheus.sh
 	./scripts/install-rt.sh
+	./scripts/install-chromium.sh
 
 test: install services
 	$(BIN)/python -m pytest
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -m "not integration and not slow and not browser"
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared privacy dispatch producer worker review delivery knowledge training ticketflow connectors
+	$(BIN)/mypy access shared privacy dispatch producer worker review delivery knowledge training ticketflow connectors
 
 format: install
 	$(BIN)/ruff format .

@@ -45,7 +45,7 @@ def api_cmd(
         1, min=1, max=64, help="Server processes; each builds its own app from the settings."
     ),
 ) -> None:
-    """Serve the REST API (OpenAPI docs at /docs)."""
+    """Serve the REST API and the review page (OpenAPI docs at /docs with TICKETFLOW_API_DOCS)."""
     settings = settings_or_exit()  # before imports that build the Celery app from settings
     import uvicorn
 
@@ -55,7 +55,15 @@ def api_cmd(
     level = settings.log_level.lower()
     if workers == 1:
         one = settings.model_copy(update={"metrics_multiproc_dir": None})  # one process's own
-        uvicorn.run(create_app(one), host=bind_host, port=bind_port, log_level=level)
+        uvicorn.run(
+            create_app(one),
+            host=bind_host,
+            port=bind_port,
+            log_level=level,
+            # The app believes X-Forwarded-* only from TICKETFLOW_TRUSTED_PROXIES (access/).
+            proxy_headers=False,
+            server_header=False,
+        )
     else:  # uvicorn starts the processes and imports the factory in each of them
         from shared.metrics_export import prepare_multiprocess
 
@@ -67,6 +75,8 @@ def api_cmd(
             host=bind_host,
             port=bind_port,
             log_level=level,
+            proxy_headers=False,
+            server_header=False,
         )
 
 

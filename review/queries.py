@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, case, false, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from review.filters import QueueFilter, conditions
 from review.outbox import channel_for, reply_subject
 from shared.errors import NotFoundError
 from shared.models import (
@@ -138,33 +142,65 @@ def _after(session: Session, after_id: int, rank: ColumnElement[int]) -> ColumnE
     )
 
 
+def queue_rank() -> ColumnElement[int]:
+    return case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
+
+
+def queue_order() -> tuple[Any, ...]:
+    """Most urgent first, needs-triage first, then oldest first; the id makes it a total
+    order, so pages never swap tickets created in the same instant."""
+    return (
+        queue_rank(),
+        col(TriageResult.needs_human_triage).desc(),
+        col(Ticket.created_at),
+        col(Ticket.id),
+    )
+
+
+def awaiting(
+    session: Session, filt: QueueFilter | None = None, after_id: int | None = None
+) -> SelectOfScalar[Ticket]:
+    """Triaged tickets awaiting a decision, narrowed by ``filt``, after ``after_id``'s place."""
+    return (
+        select(Ticket)
+        .join(TriageResult, _current_result_join())
+        .where(*awaiting_conditions(session, filt, after_id))
+    )
+
+
+def awaiting_conditions(
+    session: Session, filt: QueueFilter | None = None, after_id: int | None = None
+) -> list[ColumnElement[bool]]:
+    """``awaiting``'s WHERE, over ``Ticket`` joined to its current result (``current_join``)."""
+    out = [col(Ticket.status) == TicketStatus.triaged]
+    if filt is not None:
+        out += conditions(filt)
+    if after_id is not None:
+        out.append(_after(session, after_id, queue_rank()))
+    return out
+
+
+def current_join() -> ColumnElement[bool]:
+    """Joins a ticket to the result of its current revision (the draft awaiting review)."""
+    return _current_result_join()
+
+
 def review_queue(
-    session: Session, limit: int, offset: int, after_id: int | None = None
+    session: Session,
+    limit: int,
+    offset: int,
+    after_id: int | None = None,
+    filt: QueueFilter | None = None,
 ) -> TicketPage:
     """Triaged tickets awaiting a decision: most urgent first, then oldest first.
 
     ``after_id`` (the last id of the previous page) pages by position in that order, so
     tickets reviewed meanwhile do not shift later ones past the reader as offsets would.
+    ``total`` counts what is left from there on, in the filter.
     """
-    rank = case(PRIORITY_RANK, value=TriageResult.priority, else_=len(PRIORITY_RANK))
-    base = (
-        select(Ticket)
-        .join(TriageResult, _current_result_join())
-        .where(Ticket.status == TicketStatus.triaged)
-    )
-    if after_id is not None:
-        base = base.where(_after(session, after_id, rank))
+    base = awaiting(session, filt, after_id)
     total = session.exec(select(func.count()).select_from(base.subquery())).one()
-    rows = session.exec(
-        base.order_by(
-            rank,
-            col(TriageResult.needs_human_triage).desc(),
-            col(Ticket.created_at),
-            col(Ticket.id),  # a total order: pages never swap tickets created in the same instant
-        )
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    rows = session.exec(base.order_by(*queue_order()).offset(offset).limit(limit)).all()
     return TicketPage(
         items=[to_public(session, t) for t in rows], total=total, limit=limit, offset=offset
     )

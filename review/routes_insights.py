@@ -8,13 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
-from producer.api.deps import SessionDep, require_read_key
+from access.deps import PageUser, require_scope
+from access.pages import csrf_meta
+from producer.api.deps import SessionDep
 from review.insights import Insights, Period, build_insights
+from shared.models import Scope
 
 router = APIRouter(tags=["review"])
 
 
-@router.get("/insights", response_model=Insights, dependencies=[Depends(require_read_key)])
+@router.get("/insights", response_model=Insights, dependencies=[Depends(require_scope(Scope.read))])
 def insights(
     session: SessionDep,
     days: Annotated[int, Query(ge=1, le=3660)] = 28,
@@ -26,6 +29,6 @@ def insights(
 
 
 @router.get("/ui/insights", response_class=HTMLResponse, include_in_schema=False)
-def insights_page() -> HTMLResponse:
+def insights_page(user: PageUser) -> HTMLResponse:
     page = resources.files("review").joinpath("static/insights.html").read_text("utf-8")
-    return HTMLResponse(page)
+    return HTMLResponse(page.replace("<!--csrf-meta-->", csrf_meta(user)))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlmodel import Session, col, select, update
 
+from review.claims import free_for, held_by_other, taken_message
 from review.examples import record_example, refuse_blocked_approval
 from review.outbox import add_reply, add_review_event, withdraw_reply
 from shared import metrics
@@ -54,11 +55,16 @@ def submit_review(
     settings: Settings | None = None,
     blocking: Collection[str] = (),
     deliver: bool = True,
+    reviewer: str | None = None,
 ) -> Review:
-    """Record the decision. ``blocking``: warning codes that refuse an unedited approval.
+    """Record the decision. ``blocking``: warning codes that refuse an unedited approval;
     ``deliver=False``: the reply was already sent elsewhere (an agent answered in the
-    helpdesk, ``connectors.inbound``): the review and its example are kept, nothing is sent."""
+    helpdesk, ``connectors.inbound``): the review and its example are kept, nothing is sent;
+    ``reviewer``: who decides (the API passes the authenticated caller, never the body's)."""
     validate_review(data, labels)
+    who = (reviewer or data.reviewer or "").strip()
+    if not who:
+        raise InputError("a review needs a reviewer: the logged-in user or a named key")
     settings = settings or get_settings()
     ticket = session.exec(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
     if ticket is None:
@@ -69,6 +75,8 @@ def submit_review(
         raise ConflictError(
             f"ticket {ticket_id} has no draft to review yet (status {ticket.status})"
         )
+    if held_by_other(ticket, who):  # issue 17: claims (review/claims.py)
+        raise ConflictError(f"{taken_message(ticket)}: it is theirs to decide")
     if data.revision != ticket.revision:
         raise ConflictError(
             f"ticket {ticket_id} was triaged again: its draft is now revision {ticket.revision}, "
@@ -93,7 +101,7 @@ def submit_review(
         ticket_id=ticket_id,
         triage_result_id=result.id or 0,
         decision=data.decision,
-        reviewer=data.reviewer,
+        reviewer=who,
         final_reply=final,
         edited=edited,
         corrected_category=data.corrected_category,
@@ -113,8 +121,9 @@ def submit_review(
             col(Ticket.id) == ticket_id,
             col(Ticket.status) == TicketStatus.triaged,
             col(Ticket.revision) == data.revision,
+            free_for(who, utcnow()),  # an expired claim is free again
         )
-        .values(status=decided, updated_at=utcnow())
+        .values(status=decided, updated_at=utcnow(), claimed_by=None, claimed_until=None)
     )
     if claimed.rowcount != 1:
         session.rollback()
@@ -122,7 +131,7 @@ def submit_review(
     session.add(review)
     if final is not None and deliver:
         add_reply(session, ticket, final, settings)
-    add_review_event(session, settings, ticket, data.decision.value, data.reviewer)
+    add_review_event(session, settings, ticket, data.decision.value, who)
     record_example(session, ticket, result, review)  # issue 20: approved replies teach
     session.commit()
     session.refresh(review)

@@ -174,8 +174,43 @@ class Settings(BaseSettings):
     )
 
     # API.
-    api_keys: str = Field("", description="Comma-separated keys accepted in X-API-Key.")
-    api_read_auth: bool = Field(False, description="Also require X-API-Key on reads.")
+    api_keys: str = Field(
+        "",
+        description="Comma-separated intake-only keys accepted in X-API-Key (POST /tickets, "
+        "/metrics); scoped keys come from `ticketflow keys create`.",
+    )
+    # Access (access/, docs/security.md): sessions, keys, secure defaults.
+    open_reads: bool = Field(
+        False, description="Serve reads without a session or key (logged loudly at start)."
+    )
+    api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json.")
+    allowed_hosts: str = Field(
+        "localhost,127.0.0.1,[::1],testserver",
+        description="Comma-separated Host names the API answers (others get 400: DNS "
+        "rebinding); '*' any, '*.example.com' subdomains. testserver: the test client's.",
+    )
+    cors_origins: str = Field("", description="Comma-separated origins for CORS; empty: none.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are believed "
+        "(client address, https); empty: none.",
+    )
+    cookie_secure: bool = Field(
+        False, description="Always mark the session cookie Secure (else only over https)."
+    )
+    session_idle_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="A session unused this long ends."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=24 * 30, description="A session ends this long after login, used or not."
+    )
+    auth_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Failed logins or keys per client address (and logins per username) per "
+        "minute before 429.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     public_url: str = Field("", description="Base URL printed for reviewers.")
@@ -279,6 +314,14 @@ class Settings(BaseSettings):
     )
     connectors_file: Path | None = Field(
         None, description="TOML file of [connectors.NAME] tables (secrets via token_file)."
+    )
+
+    # Review workspace (review/, docs/review-workspace.md).
+    claim_s: float = Field(
+        300.0,
+        ge=10,
+        le=86_400,
+        description="Opening a ticket claims it for this long: nobody else gets it meanwhile.",
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -449,6 +492,18 @@ class Settings(BaseSettings):
     @property
     def api_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def concurrency(self) -> int:

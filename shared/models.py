@@ -162,6 +162,10 @@ class Ticket(TicketBase, table=True):
     # ticket it concerns (not a foreign key: erasing one ticket must not be blocked by another).
     flag: str | None = Field(default=None, max_length=500)
     linked_ticket_id: int | None = None
+    # The reviewer who opened it and until when (review/claims.py): nobody else is offered it
+    # meanwhile, and a decision by someone else is a 409. Expired: free again.
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_until: datetime | None = None
 
 
 # GET /tickets/{id}: the ticket with its current triage result and review.
@@ -176,6 +180,8 @@ class TicketPublic(TicketBase):
     sender_verified: bool | None = None
     flag: str | None = None
     linked_ticket_id: int | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
     triage: TriagePublic | None = None
     review: ReviewPublic | None = None
     # The approved reply on its way to the customer (newest first), with its status.
@@ -236,6 +242,9 @@ class TriageResult(TriageResultBase, table=True):
     engine_instance: str = Field(max_length=64, description="Identifies one loaded engine.")
     worker: str = Field(max_length=200)
     batch_size: int = 1
+    # The chat handed to the draft model (personal data as placeholders), shown to reviewers on
+    # demand; empty for results stored before it was kept and for canned replies.
+    prompt: list[Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 # The triage part of GET /tickets/{id}.
@@ -262,17 +271,12 @@ class ReviewCreate(ReviewBase):
     # The revision whose draft the reviewer read (``triage.revision``): if the ticket was
     # triaged again meanwhile, approving would send a draft nobody has seen.
     revision: int = Field(ge=1)
-    reviewer: str = Field(min_length=1, max_length=200)
+    # Ignored by the API, which records the logged-in user (or ``key:NAME``); still accepted
+    # so older clients keep working. Code that calls ``submit_review`` directly may set it.
+    reviewer: str | None = Field(default=None, max_length=200)  # type: ignore[assignment]
     edited_reply: str | None = Field(default=None, max_length=50_000)
 
     _storable = field_validator("*")(storable_text)
-
-    @field_validator("reviewer")
-    @classmethod
-    def _reviewer_named(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("reviewer must name someone, not be blank")
-        return v.strip()
 
     @field_validator("corrected_language")
     @classmethod
@@ -487,6 +491,90 @@ class ReplyExample(SQLModel, table=True):
     ticket_text: str = Field(sa_column=Column(Text, nullable=False))
     reply: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Access (access/): people, machine keys, sessions, the audit trail --------------------------
+
+
+class Role(StrEnum):
+    reviewer = "reviewer"  # reads the queue and decides
+    admin = "admin"  # everything, including the audit trail
+
+
+class Scope(StrEnum):
+    intake = "intake"  # POST /tickets
+    read = "read"  # tickets, queue, taxonomy, insights, delivery status
+    review = "review"  # approve, edit, reject, undo
+    admin = "admin"  # audit trail, key management
+
+
+# Table: a person who logs in to the review page. The password is an argon2 hash.
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    __table_args__ = (UniqueConstraint("username", name="uq_app_user_username"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100)
+    password_hash: str = Field(max_length=200)
+    role: Role = Field(default=Role.reviewer, sa_type=String(16))
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# Table: a machine's key. Only a SHA-256 of the secret is kept; ``prefix`` (shown in listings
+# and part of the key itself) finds the row without scanning every hash.
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    __table_args__ = (UniqueConstraint("prefix", name="uq_api_key_prefix"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, index=True)
+    prefix: str = Field(max_length=32)
+    secret_hash: str = Field(max_length=64)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+# Table: a logged-in browser. The cookie holds a random id; only its SHA-256 is stored, so a
+# leaked table does not hand out sessions.
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+    __table_args__ = (UniqueConstraint("id_hash", name="uq_user_session_id_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    id_hash: str = Field(max_length=64)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    csrf_token: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+# Table: who did what, when: logins, views, claims, decisions, key changes. ``ticket_id`` is
+# not a foreign key: erasing a ticket must not be blocked by (or erase) its trail.
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_kind: str = Field(max_length=16)  # user, key, anonymous, cli
+    actor_name: str = Field(max_length=200, index=True)
+    action: str = Field(max_length=64, index=True)
+    ticket_id: int | None = Field(default=None, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# GET /audit: one event.
+class AuditEventPublic(SQLModel):
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_name: str
+    action: str
+    ticket_id: int | None
+    detail: dict[str, Any]
 
 
 # TicketPublic names the read models of later sections.

@@ -57,6 +57,10 @@ def _truncate_all(engine: Engine) -> None:
         "quarantined_input",
         "kb_passage",
         "ticket",
+        "user_session",
+        "app_user",
+        "api_key",
+        "audit_event",
     ]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

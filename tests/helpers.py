@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 from pathlib import Path
+
+from fastapi.testclient import TestClient
 
 from shared.errors import TransientError
 
@@ -55,3 +58,16 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+def log_in(client: TestClient, username: str, password: str, next_url: str = "/ui") -> str:
+    """Log in through the form as a browser does (login CSRF token from the page, cookie
+    kept by the client); returns the session's CSRF token for writes."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    form = {"username": username, "password": password, "csrf_token": token.group(1)}
+    r = client.post("/login", data={**form, "next": next_url}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    csrf: str = client.get("/session").json()["csrf_token"]
+    return csrf

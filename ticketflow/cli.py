@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from connectors.cli import integrations_cmd
+from access.cli import keys_cmd, users_cmd
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
 from knowledge.templates_cli import templates_cmd
@@ -131,6 +132,8 @@ app.command("ingest-email")(ingest_email)
 app.command("report")(report_cmd)
 app.command("forget")(forget_cmd)
 app.command("purge")(purge_cmd)
+app.add_typer(users_cmd, name="users")
+app.add_typer(keys_cmd, name="keys")
 
 if __name__ == "__main__":
     app()

@@ -28,6 +28,10 @@ x-ticketflow: &ticketflow
     TICKETFLOW_DATABASE_URL: postgresql+psycopg://ticketflow:${{POSTGRES_PASSWORD:-ticketflow}}@postgres:5432/ticketflow
     TICKETFLOW_REDIS_URL: redis://redis:6379/0
     TICKETFLOW_API_KEYS: ${{TICKETFLOW_API_KEYS:?set TICKETFLOW_API_KEYS (comma-separated) in .env}}
+    # Behind a TLS proxy: its public host name, its address, Secure cookies (docs/security.md).
+    TICKETFLOW_ALLOWED_HOSTS: ${{TICKETFLOW_ALLOWED_HOSTS:-localhost,127.0.0.1}}
+    TICKETFLOW_TRUSTED_PROXIES: ${{TICKETFLOW_TRUSTED_PROXIES:-}}
+    TICKETFLOW_COOKIE_SECURE: ${{TICKETFLOW_COOKIE_SECURE:-false}}
     TICKETFLOW_DRAFT_MODEL: ${{TICKETFLOW_DRAFT_MODEL:-bundled:smollm2-135m-instruct}}
     TICKETFLOW_ENCODER_MODEL: ${{TICKETFLOW_ENCODER_MODEL:-bundled:all-minilm-l6-v2}}
     TICKETFLOW_BATCH_SIZE: ${{TICKETFLOW_BATCH_SIZE:-16}}

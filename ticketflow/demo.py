@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from access.keys import create_key
 from knowledge.importer import import_paths, sample_kb_dir
 from knowledge.templates import import_templates
 from shared.config import Settings
@@ -193,15 +194,14 @@ def _run(
                 f"Redis: none at {settings.redis_url}; started embedded Redis at {redis_url}"
             )
         run_id = secrets.token_hex(3)
-        api_key = secrets.token_urlsafe(16)
         port = free_port()
         env = child_env(
             {
                 "TICKETFLOW_DATA_DIR": str(data_dir),
                 "TICKETFLOW_DATABASE_URL": f"sqlite:///{db_file}",
                 "TICKETFLOW_REDIS_URL": redis_url,
-                "TICKETFLOW_API_KEYS": api_key,
                 "TICKETFLOW_API_PORT": str(port),
+                "TICKETFLOW_API_DOCS": "true",  # the link printed below; off in production
                 # Own queues, so a demo never takes or leaves messages on a shared Redis.
                 "TICKETFLOW_QUEUE": f"demo-{run_id}",
                 "TICKETFLOW_BACKFILL_QUEUE": f"demo-{run_id}.backfill",
@@ -220,6 +220,9 @@ def _run(
         with session_scope(make_engine(demo_settings.resolved_database_url)) as session:
             kb = import_paths(session, [sample_kb_dir()])
             tpl = import_templates(session, [sample_kb_dir().parent / "templates"])
+            # The demo plays an integration and a reviewer: a scoped key, made as
+            # `ticketflow keys create` makes one (reads and reviews need more than intake).
+            api_key = create_key(session, f"demo-{run_id}", ["intake", "read", "review"]).secret
         console.print(
             f"Database: migrated {db_file}; knowledge base: {kb.docs} help articles "
             f"({kb.passages} passages) for grounded drafts; {tpl.templates} reply templates"
@@ -270,7 +273,11 @@ def _run(
             f"Review page: {base}/ui   review queue (JSON): {base}/review   API docs: {base}/docs"
         )
         if keep_running:
-            console.print(f"API key for writes: {api_key}. Ctrl-C to stop.")
+            password = demo_reviewer(demo_settings)
+            console.print(
+                f"Log in at {base}/login as 'demo', password {password} (a reviewer made for "
+                f"this run). API key (intake, read, review): {api_key}. Ctrl-C to stop."
+            )
             _wait_forever()
         return 0 if ok == len(ids) else 1
     finally:
@@ -319,3 +326,16 @@ def _wait_forever() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         return
+
+
+def demo_reviewer(settings: Settings) -> str:
+    """A reviewer 'demo' with a fresh random password, for looking at /ui while the demo runs."""
+    from access.users import add_user, get_user, reset_password
+
+    password = secrets.token_urlsafe(12)
+    with session_scope(make_engine(settings.resolved_database_url)) as session:
+        if get_user(session, "demo") is None:
+            add_user(session, "demo", password)
+        else:
+            reset_password(session, "demo", password)
+    return password

@@ -55,15 +55,15 @@ def learn_from_approvals(
         t = by_ext.get(a["external_id"])
         if t is None:
             continue
-        body = {"decision": "edit", "edited_reply": a["reply"], "reviewer": "demo",
-                "revision": t["triage"]["revision"]}  # fmt: skip
+        body = {"decision": "edit", "edited_reply": a["reply"], "revision": t["triage"]["revision"]}
         if http.post(f"/tickets/{t['id']}/review", json=body).status_code == 200:
             approved.append(t["id"])
     if not approved:
         return
     console.print(
         f"Approved the drafts of tickets {', '.join(f'#{i}' for i in approved)} with a "
-        "reviewer's edits (as user 'demo'): approved replies become examples for similar tickets."
+        "reviewer's edits (recorded as the demo's key): approved replies become examples for "
+        "similar tickets."
     )
     ids = [
         http.post("/tickets", json={**s, "source": "demo"}).raise_for_status().json()["id"]

@@ -1,4 +1,7 @@
-"""The REST API: intake, lookup, review queue and decisions, health. OpenAPI docs at /docs."""
+"""The REST API: intake, lookup, review queue and decisions, health, login.
+
+Secure by default (access/, docs/security.md): reads need a session or a key, OpenAPI docs
+are off unless TICKETFLOW_API_DOCS=true, and every response carries the security headers."""
 
 from __future__ import annotations
 
@@ -13,15 +16,19 @@ from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from connectors import routes as connector_routes
+from access import routes as access_routes
+from access.middleware import install_security
+from access.throttle import FailureThrottle
 from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
 from producer.api import routes_health, routes_metrics, routes_tickets
 from review import routes as review_routes
-from review import routes_insights
+from review import routes_insights, routes_workspace
 from review import ui as review_ui
 from shared.celery_app import create_celery_app
 from shared.config import Settings, get_settings
@@ -71,6 +78,7 @@ def create_app(
     publisher: Publisher | None = None,
     redis_client: Callable[[], Any] | None = None,
     dispatch: DispatchService | None = None,
+    auth_throttle: FailureThrottle | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     publisher = publisher or CeleryPublisher(create_celery_app(settings))
@@ -90,7 +98,17 @@ def create_app(
         version=ticketflow_version(),
         description="Support tickets in; classified tickets with drafted replies out, "
         "for a human to approve, edit or reject.",
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
+    if settings.open_reads:
+        log.warning(
+            "TICKETFLOW_OPEN_READS=true: tickets, drafts and the review queue are readable "
+            "by ANYONE who can reach this API, without a session or key"
+        )
+    install_security(app, settings)
+    app.state.auth_throttle = auth_throttle or FailureThrottle.from_settings(settings)
     app.state.settings = settings
     app.state.dispatch = dispatch
     app.state.redis_client = redis_client or (
@@ -114,9 +132,17 @@ def create_app(
     app.add_exception_handler(InterfaceError, _database_down)  # a connection closed under us
     app.include_router(routes_tickets.router)
     app.include_router(review_routes.router)
+    app.include_router(routes_workspace.router)
     app.include_router(routes_health.router)
     app.include_router(routes_metrics.router)
     app.include_router(review_ui.router)
     app.include_router(routes_insights.router)
     app.include_router(connector_routes.router)  # helpdesk webhooks (own signatures)
+    app.include_router(access_routes.router)
+    # Scripts and styles of the pages (the CSP allows no inline ones): public, no data.
+    app.mount(
+        "/static",
+        StaticFiles(packages=[("review", "static"), ("access", "static")]),
+        name="static",
+    )
     return app

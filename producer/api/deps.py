@@ -1,12 +1,13 @@
-"""FastAPI dependencies: settings, a DB session, the dispatch service, API-key checks."""
+"""FastAPI dependencies: settings, a DB session, the dispatch service.
+
+Who may call what is declared with ``access.deps`` (sessions, scoped keys, CSRF)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi import Depends, Path, Query, Request
 from sqlmodel import Session
 
 from dispatch.service import DispatchService
@@ -40,47 +41,3 @@ MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**62
 TicketId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
-
-
-def _check_key(settings: Settings, key: str | None) -> None:
-    if not settings.api_key_set:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "no API keys are configured: set TICKETFLOW_API_KEYS"
-        )
-    # Compared as bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
-    given = None if key is None else key.encode("utf-8", "surrogateescape")
-    if given is None or not any(
-        secrets.compare_digest(given, k.encode("utf-8")) for k in settings.api_key_set
-    ):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing or invalid X-API-Key header",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
-
-
-def require_write_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
-    _check_key(settings, x_api_key)
-
-
-def require_metrics_key(
-    settings: SettingsDep,
-    x_api_key: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> None:
-    """Always required (volumes and queue names are not for everyone); also taken as
-    ``Authorization: Bearer KEY``, which Prometheus sends from ``authorization.credentials_file``
-    (the Prometheus releases in distributions cannot send a custom header)."""
-    bearer = None
-    if authorization and authorization[:7].lower() == "bearer ":
-        bearer = authorization[7:].strip()
-    _check_key(settings, x_api_key if x_api_key is not None else bearer)
-
-
-def require_read_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
-    if settings.api_read_auth:
-        _check_key(settings, x_api_key)

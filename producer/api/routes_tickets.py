@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
+from access import audit
+from access.deps import ReadAccess, require_scope
 from producer.api.deps import (
     MAX_ID,
     DispatchDep,
@@ -13,13 +15,11 @@ from producer.api.deps import (
     SessionDep,
     SettingsDep,
     TicketId,
-    require_read_key,
-    require_write_key,
 )
 from producer.intake import submit_ticket
 from review.queries import list_tickets, to_public
 from shared import metrics
-from shared.models import Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
+from shared.models import Scope, Ticket, TicketCreate, TicketPage, TicketPublic, TicketStatus
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
     "",
     response_model=TicketPublic,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_write_key)],
+    dependencies=[Depends(require_scope(Scope.intake))],
     responses={200: {"description": "Already known (same source and external_id)"}},
 )
 def create_ticket(
@@ -61,7 +61,7 @@ def create_ticket(
     return to_public(session, result.ticket, new=result.created)
 
 
-@router.get("", response_model=TicketPage, dependencies=[Depends(require_read_key)])
+@router.get("", response_model=TicketPage, dependencies=[Depends(require_scope(Scope.read))])
 def get_tickets(
     session: SessionDep,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
@@ -76,9 +76,12 @@ def get_tickets(
     return list_tickets(session, status_, category, limit, offset, before_id)
 
 
-@router.get("/{ticket_id}", response_model=TicketPublic, dependencies=[Depends(require_read_key)])
-def get_ticket(ticket_id: TicketId, session: SessionDep) -> TicketPublic:
+@router.get("/{ticket_id}", response_model=TicketPublic)
+def get_ticket(ticket_id: TicketId, session: SessionDep, principal: ReadAccess) -> TicketPublic:
+    """One ticket with its draft and review; a person's view goes to the audit trail."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"ticket {ticket_id} not found")
+    if principal.kind == "user":
+        audit.record(session, principal.kind, principal.name, "view", ticket_id, commit=True)
     return to_public(session, ticket)

@@ -19,9 +19,12 @@ from shared.config import Settings, load_settings
 from shared.db import make_engine
 from shared.models import Ticket, TriageResult
 from tests.conftest import REDIS_TEST_URL
+from tests.factories import make_api_key
 from ticketflow.processes import Child, child_env, start_worker, wait_until, worker_ready
 
-KEY = {"X-API-Key": "it-key"}
+KEY = {"X-API-Key": "it-key"}  # TICKETFLOW_API_KEYS: intake only
+# A scoped key with every scope, stored in the stack's database: the test client's default.
+ALL_KEY = {"X-API-Key": "tf_0000itall_every-scope-integration-key"}
 pytestmark = pytest.mark.integration
 
 
@@ -97,7 +100,9 @@ def stack(
         }
     )
     settings = load_settings(**values)
-    with TestClient(create_app(settings)) as client:
+    with Session(make_engine(settings.resolved_database_url)) as session:
+        make_api_key(session, ALL_KEY["X-API-Key"], ["intake", "read", "review", "admin"], "all")
+    with TestClient(create_app(settings), headers=ALL_KEY) as client:
         st = Stack(settings, env, client, tmp_path / "logs")
         try:
             yield st

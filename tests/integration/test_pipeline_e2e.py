@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from shared.models import Ticket
-from tests.integration.conftest import KEY, Stack
+from tests.integration.conftest import ALL_KEY, KEY, Stack
 from ticketflow.processes import wait_until
 from worker.edge.stall import EXIT_STALLED
 
@@ -68,7 +68,7 @@ def test_review_after_real_triage(stack: Stack) -> None:
     assert stack.client.get("/review").json()["total"] == 1
     r = stack.client.post(
         f"/tickets/{tid}/review",
-        headers=KEY,
+        headers=ALL_KEY,
         json={
             "decision": "edit",
             "revision": 1,

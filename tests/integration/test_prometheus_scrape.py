@@ -14,10 +14,12 @@ import httpx
 import pytest
 import redis
 import yaml
+from sqlmodel import Session
 
 from shared.config import load_settings
-from shared.db import upgrade
+from shared.db import make_engine, upgrade
 from tests.conftest import REDIS_TEST_URL
+from tests.factories import make_api_key
 from ticketflow.processes import (
     Child,
     child_env,
@@ -30,7 +32,8 @@ from ticketflow.processes import (
 )
 
 pytestmark = pytest.mark.integration
-KEY = "prom-key"
+KEY = "prom-key"  # TICKETFLOW_API_KEYS: intake and /metrics
+READ_KEY = "tf_0000promread_a-read-key-for-the-scrape-test"
 TICKETS = 4
 
 
@@ -55,6 +58,8 @@ def procs(tmp_path: Path) -> Iterator[dict[str, object]]:
         "relay_poll_s": "0.2",
     }
     upgrade(load_settings(**values))
+    with Session(make_engine(str(values["database_url"]))) as session:
+        make_api_key(session, READ_KEY, ["read"], "reader")
     env = child_env({f"TICKETFLOW_{k.upper()}": v for k, v in values.items()})
     children: list[Child] = []
     try:
@@ -138,7 +143,12 @@ def test_prometheus_scrapes_the_api_and_a_worker(procs: dict[str, object]) -> No
         assert r.status_code == 201, r.text
 
     def triaged() -> bool:
-        page = httpx.get(f"{api}/tickets", params={"status": "triaged"}, timeout=5).json()
+        page = httpx.get(
+            f"{api}/tickets",
+            params={"status": "triaged"},
+            headers={"X-API-Key": READ_KEY},
+            timeout=5,
+        ).json()
         return bool(page["total"] == TICKETS)
 
     wait_until(triaged, 60, "the tickets to be triaged")

@@ -11,10 +11,11 @@ import fakeredis
 import pytest
 from fastapi.testclient import TestClient
 
+from access.throttle import FailureThrottle
 from producer.api.app import create_app
 from shared.config import load_settings
 from tests.helpers import RecordingPublisher
-from tests.producer.conftest import KEY
+from tests.producer.conftest import INTAKE_KEY, KEY
 
 
 def _client(url: str, tmp_path: Path) -> TestClient:
@@ -26,6 +27,7 @@ def _client(url: str, tmp_path: Path) -> TestClient:
         settings,
         publisher=RecordingPublisher(),
         redis_client=lambda: fakeredis.FakeRedis(server=server),
+        auth_throttle=FailureThrottle(10),
     )
     return TestClient(app)
 
@@ -66,10 +68,11 @@ def silent_server() -> Iterator[int]:
 def test_database_refusing_connections_is_a_503(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{_free_port()}/test"
     with _client(url, tmp_path) as client:
-        r = client.post("/tickets", json={"body": "My card is blocked"}, headers=KEY)
+        r = client.post("/tickets", json={"body": "My card is blocked"}, headers=INTAKE_KEY)
         assert r.status_code == 503 and r.headers["Retry-After"] == "5"
         assert "database unavailable" in r.json()["detail"]
-        assert client.get("/tickets").status_code == 503
+        # A scoped key is looked up in the database: unreachable is a 503 too, not a 401/500.
+        assert client.get("/tickets", headers=KEY).status_code == 503
         assert client.get("/healthz").status_code == 503
 
 
@@ -102,12 +105,15 @@ def test_an_exhausted_pool_is_a_503_not_a_500(
                     held.append(engine.connect())
                 except PoolTimeout:
                     break
-            r = client.post("/tickets", json={"body": "pool?"}, headers=KEY)
+            r = client.post("/tickets", json={"body": "pool?"}, headers=INTAKE_KEY)
             assert r.status_code == 503 and r.headers["Retry-After"]
             for conn in held:
                 conn.close()
             held.clear()
-            assert client.post("/tickets", json={"body": "pool!"}, headers=KEY).status_code == 201
+            assert (
+                client.post("/tickets", json={"body": "pool!"}, headers=INTAKE_KEY).status_code
+                == 201
+            )
     finally:
         for conn in held:
             conn.close()

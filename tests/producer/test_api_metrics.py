@@ -16,7 +16,7 @@ from shared.config import Settings
 from shared.db import make_engine
 from shared.models import TicketStatus, utcnow
 from tests.factories import make_ticket
-from tests.producer.conftest import KEY
+from tests.producer.conftest import INTAKE_KEY, KEY
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -89,7 +89,7 @@ def test_a_scrape_answers_while_redis_is_down(settings: Settings) -> None:
 
     app = create_app(settings, publisher=RecordingPublisher(), redis_client=down)
     with TestClient(app) as c:
-        r = c.get("/metrics", headers=KEY)
+        r = c.get("/metrics", headers=INTAKE_KEY)
     assert r.status_code == 200
     got = _samples(r.text)
     assert got[("ticketflow_scrape_error", (("part", "redis"),))] == 1

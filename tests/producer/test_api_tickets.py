@@ -12,7 +12,7 @@ from producer.api.app import create_app
 from shared.config import Settings
 from shared.models import Ticket
 from tests.helpers import FlakyPublisher, RecordingPublisher
-from tests.producer.conftest import KEY
+from tests.producer.conftest import INTAKE_KEY, KEY
 
 TICKET = {
     "subject": "Login broken",
@@ -69,7 +69,9 @@ def test_a_hung_redis_costs_a_post_nothing(settings: Settings) -> None:
     with TestClient(create_app(settings, publisher=stuck)) as c:
         started = time.monotonic()
         codes = [
-            c.post("/tickets", json={**TICKET, "external_id": f"h{i}"}, headers=KEY).status_code
+            c.post(
+                "/tickets", json={**TICKET, "external_id": f"h{i}"}, headers=INTAKE_KEY
+            ).status_code
             for i in range(5)
         ]
         took = time.monotonic() - started
@@ -84,7 +86,7 @@ def test_tickets_stored_while_redis_is_down_are_sent_once_it_is_back(
     flaky = FlakyPublisher()
     tuned = settings.model_copy(update={"relay_handoff_s": 0.0, "relay_poll_s": 0.2})
     with TestClient(create_app(tuned, publisher=flaky)) as c:
-        r = c.post("/tickets", json=TICKET, headers=KEY)
+        r = c.post("/tickets", json=TICKET, headers=INTAKE_KEY)
         assert r.status_code == 201  # stored: the ticket is not lost
         deadline = time.monotonic() + 10
         while not flaky.refused and time.monotonic() < deadline:
@@ -127,19 +129,21 @@ def test_bad_payloads_get_422_with_a_clear_message(
 
 def test_get_ticket_and_404(client: TestClient) -> None:
     tid = client.post("/tickets", json=TICKET, headers=KEY).json()["id"]
-    assert client.get(f"/tickets/{tid}").json()["subject"] == "Login broken"
-    r = client.get("/tickets/424242")
+    assert client.get(f"/tickets/{tid}", headers=KEY).json()["subject"] == "Login broken"
+    r = client.get("/tickets/424242", headers=KEY)
     assert r.status_code == 404 and "not found" in r.json()["detail"]
 
 
 def test_list_is_filtered_and_paginated(client: TestClient) -> None:
     for i in range(5):
         client.post("/tickets", json={**TICKET, "external_id": f"e{i}"}, headers=KEY)
-    page = client.get("/tickets", params={"status": "queued", "limit": 2, "offset": 1}).json()
+    page = client.get(
+        "/tickets", params={"status": "queued", "limit": 2, "offset": 1}, headers=KEY
+    ).json()
     assert page["total"] == 5 and len(page["items"]) == 2
-    assert client.get("/tickets", params={"status": "triaged"}).json()["total"] == 0
-    assert client.get("/tickets", params={"status": "nonsense"}).status_code == 422
-    assert client.get("/tickets", params={"limit": 0}).status_code == 422
+    assert client.get("/tickets", params={"status": "triaged"}, headers=KEY).json()["total"] == 0
+    assert client.get("/tickets", params={"status": "nonsense"}, headers=KEY).status_code == 422
+    assert client.get("/tickets", params={"limit": 0}, headers=KEY).status_code == 422
 
 
 def test_healthz_reports_database_and_redis(
@@ -151,8 +155,17 @@ def test_healthz_reports_database_and_redis(
     assert r.status_code == 503 and r.json()["redis"].startswith("error")
 
 
-def test_openapi_docs_are_served(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_docs_are_served_when_enabled(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"api_docs": True}), publisher=RecordingPublisher())
+    with TestClient(app) as c:
+        paths = c.get("/openapi.json").json()["paths"]
+        docs = c.get("/docs")
+        # Swagger UI is an inline script from a CDN: its own CSP, not the API's.
+        assert (
+            docs.status_code == 200
+            and "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        )
+        assert "unsafe-inline" not in c.get("/openapi.json").headers["content-security-policy"]
     assert {
         "/tickets",
         "/tickets/{ticket_id}",
@@ -178,13 +191,14 @@ def test_api_runs_the_dispatch_loops_while_it_is_up(settings: Settings) -> None:
 def test_before_id_pages_do_not_shift_when_tickets_arrive(client: TestClient) -> None:
     for i in range(6):
         client.post("/tickets", json={**TICKET, "external_id": f"p{i}"}, headers=KEY)
-    first = [t["id"] for t in client.get("/tickets?limit=3").json()["items"]]
+    first = [t["id"] for t in client.get("/tickets?limit=3", headers=KEY).json()["items"]]
     client.post("/tickets", json={**TICKET, "external_id": "late"}, headers=KEY)
     second = [
-        t["id"] for t in client.get(f"/tickets?limit=3&before_id={first[-1]}").json()["items"]
+        t["id"]
+        for t in client.get(f"/tickets?limit=3&before_id={first[-1]}", headers=KEY).json()["items"]
     ]
     assert len(set(first + second)) == 6 and max(second) < min(first)
-    assert client.get("/tickets?before_id=0").status_code == 422
+    assert client.get("/tickets?before_id=0", headers=KEY).status_code == 422
 
 
 def test_category_filter_agrees_with_the_result_shown(client: TestClient, session: Session) -> None:
@@ -194,9 +208,11 @@ def test_category_filter_agrees_with_the_result_shown(client: TestClient, sessio
 
     t = make_ticket(session, status=TicketStatus.queued, revision=2)
     make_result(session, t.id, revision=1, category="billing")
-    shown = client.get(f"/tickets/{t.id}").json()["triage"]["category"]
+    shown = client.get(f"/tickets/{t.id}", headers=KEY).json()["triage"]["category"]
     assert shown == "billing"
-    assert [x["id"] for x in client.get("/tickets?category=billing").json()["items"]] == [t.id]
+    assert [
+        x["id"] for x in client.get("/tickets?category=billing", headers=KEY).json()["items"]
+    ] == [t.id]
     make_result(session, t.id, revision=2, category="other")
-    assert client.get("/tickets?category=billing").json()["total"] == 0
-    assert client.get("/tickets?category=other").json()["total"] == 1
+    assert client.get("/tickets?category=billing", headers=KEY).json()["total"] == 0
+    assert client.get("/tickets?category=other", headers=KEY).json()["total"] == 1

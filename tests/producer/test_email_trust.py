@@ -133,9 +133,9 @@ def test_the_api_shows_the_flag_and_the_link(session: Session, client: TestClien
     forged = ing.ingest(
         make_mail("x", From="eve@evil.example", Subject=f"Re: [TF-{victim.ticket_id}]"), "t:2"
     )
-    body = client.get(f"/tickets/{forged.ticket_id}").json()
+    body = client.get(f"/tickets/{forged.ticket_id}", headers=KEY).json()
     assert body["flag"].startswith("possible spoof") and body["sender_verified"] is False
     assert body["linked_ticket_id"] == victim.ticket_id
-    assert client.get(f"/tickets/{victim.ticket_id}").json()["sender_verified"] is True
+    assert client.get(f"/tickets/{victim.ticket_id}", headers=KEY).json()["sender_verified"] is True
     api = client.post("/tickets", json={"body": "hi", "customer_email": "a@b.example"}, headers=KEY)
     assert api.json()["sender_verified"] is None  # the integration asserts the customer

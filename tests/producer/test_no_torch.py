@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient  # the test harness: not part of the A
 t0 = time.perf_counter()
 from producer.api.app import create_app
 from shared.config import load_settings
-app = create_app(load_settings(api_keys="k"))
+app = create_app(load_settings(api_keys="k", api_docs=True))
 with TestClient(app) as c:
     c.get("/openapi.json")
 print(round(time.perf_counter() - t0, 2))

@@ -5,6 +5,8 @@ from sqlalchemy.engine import Engine as DbEngine
 from sqlmodel import Session, select
 
 from shared.models import Review
+from tests.factories import PASSWORD, make_user
+from tests.helpers import log_in
 from tests.producer.conftest import KEY
 from worker.engine.fake_engine import FakeEngine
 from worker.pipeline.triage import process_ticket, run_batch
@@ -33,7 +35,7 @@ def _review(client: TestClient, tid: int, **payload: object) -> object:
 
 def test_approve_keeps_the_draft_as_final_reply(client: TestClient, db_engine: DbEngine) -> None:
     tid = _triaged(client, db_engine, "I was charged twice", "a")
-    draft = client.get(f"/tickets/{tid}").json()["triage"]["draft_reply"]
+    draft = client.get(f"/tickets/{tid}", headers=KEY).json()["triage"]["draft_reply"]
     r = _review(client, tid, decision="approve")
     assert r.status_code == 200, r.text
     t = r.json()
@@ -94,18 +96,28 @@ def test_review_queue_is_most_urgent_first(client: TestClient, db_engine: DbEngi
     angry = _triaged(client, db_engine, "This is unacceptable! Refund now!", "g")
     done = _triaged(client, db_engine, "login help", "h")
     _review(client, done, decision="approve")
-    page = client.get("/review").json()
+    page = client.get("/review", headers=KEY).json()
     ids = [t["id"] for t in page["items"]]
     assert ids == [angry, calm] and page["total"] == 2
     assert page["items"][0]["triage"]["priority"] == "high"
 
 
-def test_review_page_and_taxonomy_are_served(client: TestClient) -> None:
+def test_review_page_and_taxonomy_are_served(client: TestClient, session: Session) -> None:
+    assert client.get("/ui", follow_redirects=False).headers["location"] == "/login?next=/ui"
+    make_user(session, "rita")
+    csrf = log_in(client, "rita", PASSWORD)
     page = client.get("/ui")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    # The page drives the same endpoints a script would use.
-    assert "/review?limit=" in page.text and "/tickets/${t.id}/review" in page.text
-    tax = client.get("/taxonomy").json()
+    # No inline script: the page loads its modules from /static, which drive the same
+    # endpoints a script would use, and carries the session's CSRF token for them.
+    assert f'<meta name="csrf-token" content="{csrf}">' in page.text
+    assert '<script type="module" src="/static/app.js">' in page.text
+    assert "<script>" not in page.text and " onclick=" not in page.text
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "/tickets/${d.ticket.id}/review" in js.text
+    assert client.get("/static/../ui.py").status_code == 404
+    tax = client.get("/taxonomy", headers=KEY).json()
     assert "billing" in tax["categories"] and "urgent" in tax["priorities"]
     assert set(tax) == {"categories", "priorities", "sentiments"}
 
@@ -123,7 +135,7 @@ def test_corrections_follow_the_trained_label_set(
         json.dumps({"labels": {"category": ["card_arrival", "pin_blocked"]}})
     )
     (settings.heads_dir / "LATEST").write_text("v1")
-    tax = client.get("/taxonomy").json()
+    tax = client.get("/taxonomy", headers=KEY).json()
     assert tax["categories"] == ["card_arrival", "pin_blocked"]
     assert "urgent" in tax["priorities"]  # untrained fields keep the taxonomy
     tid = _triaged(client, db_engine, "where is my card", "i")
@@ -178,7 +190,9 @@ def test_review_pages_cover_tickets_created_in_the_same_instant(
         t = make_ticket(session, status=TicketStatus.triaged, created_at=same)
         make_result(session, t.id, priority="normal")
         ids.append(t.id)
-    pages = [client.get(f"/review?limit=1&offset={i}").json()["items"] for i in range(8)]
+    pages = [
+        client.get(f"/review?limit=1&offset={i}", headers=KEY).json()["items"] for i in range(8)
+    ]
     assert [p[0]["id"] for p in pages] == sorted(ids)  # each once, in a stable order
 
 
@@ -207,20 +221,20 @@ def test_after_id_pages_do_not_skip_tickets_reviewed_meanwhile(
         make_result(session, t.id, priority=priority, needs_human_triage=needs)
         ids.append(t.id)
     seen: list[int] = []
-    page = client.get("/review?limit=2").json()
+    page = client.get("/review?limit=2", headers=KEY).json()
     while page["items"]:
         batch = [t["id"] for t in page["items"]]
         seen += batch
         # One of each page is reviewed before the next page is asked for, the other is not.
         assert _review(client, batch[0], decision="approve").status_code == 200
-        page = client.get(f"/review?limit=2&after_id={batch[-1]}").json()
+        page = client.get(f"/review?limit=2&after_id={batch[-1]}", headers=KEY).json()
     assert seen == ids
 
 
 def test_after_id_must_name_a_triaged_ticket(client: TestClient) -> None:
-    r = client.get("/review?after_id=999999")
+    r = client.get("/review?after_id=999999", headers=KEY)
     assert r.status_code == 404 and "start again without after_id" in r.json()["detail"]
-    assert client.get("/review?after_id=0").status_code == 422
+    assert client.get("/review?after_id=0", headers=KEY).status_code == 422
 
 
 def test_decisions_and_the_pipeline_are_counted_in_metrics(

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from review.insights import build_insights, edit_distance, period_start
 from shared.models import Review, ReviewDecision, TicketStatus
-from tests.factories import make_result, make_ticket
+from tests.factories import PASSWORD, make_result, make_ticket, make_user
+from tests.helpers import log_in
 from tests.producer.conftest import KEY
 from ticketflow.cli import app
 
@@ -139,7 +140,10 @@ def test_insights_endpoint_and_page(client: TestClient, session: Session) -> Non
     r = client.get("/insights", params={"days": 28, "by": "day"}, headers=KEY)
     assert r.status_code == 200
     assert r.json()["tickets"] == 5 and r.json()["period"] == "day"
-    assert client.get("/insights", params={"by": "month"}).status_code == 422
-    assert client.get("/insights", params={"days": 0}).status_code == 422
+    assert client.get("/insights", params={"by": "month"}, headers=KEY).status_code == 422
+    assert client.get("/insights", params={"days": 0}, headers=KEY).status_code == 422
+    make_user(session, "ines")
+    log_in(client, "ines", PASSWORD, "/ui/insights")
     page = client.get("/ui/insights")
-    assert page.status_code == 200 and "/insights?days=" in page.text
+    assert page.status_code == 200 and 'src="/static/insights.js"' in page.text
+    assert "/insights?days=" in client.get("/static/insights.js").text

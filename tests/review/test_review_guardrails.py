@@ -52,7 +52,7 @@ def test_blocking_warning_refuses_unedited_approval_with_reason(
     client: TestClient, session: Session
 ) -> None:
     tid = _triaged(session, [INVENTED_PHONE, SIGNED])
-    shown = client.get(f"/tickets/{tid}").json()["triage"]["warnings"]
+    shown = client.get(f"/tickets/{tid}", headers=KEY).json()["triage"]["warnings"]
     assert [w["code"] for w in shown] == ["contact", "signature"]
     r = _review(client, tid, decision="approve")
     assert r.status_code == 409

@@ -149,6 +149,7 @@ def test_api_workers_serve_from_several_processes(tmp_path) -> None:
         **os.environ,
         "TICKETFLOW_DATA_DIR": str(tmp_path),
         "TICKETFLOW_API_KEYS": "k",
+        "TICKETFLOW_API_DOCS": "true",
         "TICKETFLOW_REQUEUE_INTERVAL_S": "0",
     }
     proc = subprocess.Popen(

@@ -70,6 +70,8 @@ class TriageOutput:
     # Guardrail warnings and the approved reply offered to the reviewer (issue 20).
     warnings: list[dict[str, Any]] = field(default_factory=list)
     suggestion: dict[str, Any] | None = None
+    # The chat the draft model was given (None for a canned reply): reviewers can see it.
+    prompt: list[dict[str, str]] | None = None
 
 
 TriageSubmit = Callable[[TriageJob], TriageOutput]
@@ -174,8 +176,20 @@ def run_batch(
             titles = [h.passage.title for h in hs]
             draft, warnings = aids.guard(draft, j.view, plan, sources, titles)
         suggestion = plan.suggestion if plan is not None else None
+        canned = plan is not None and plan.canned is not None
         out.append(
-            TriageOutput(lab, draft, c_ms, d_ms, len(jobs), cites, r_ms, warnings, suggestion)
+            TriageOutput(
+                lab,
+                draft,
+                c_ms,
+                d_ms,
+                len(jobs),
+                cites,
+                r_ms,
+                warnings,
+                suggestion,
+                None if canned else chats[i],
+            )
         )
     return out
 
@@ -211,6 +225,7 @@ def _result(
         citations=out.citations,
         warnings=out.warnings,
         suggestion=out.suggestion,
+        prompt=out.prompt,
         classifier_model=info.classifier_model,
         classifier_version=lab.classifier_version or info.classifier_version,
         draft_model=info.draft_model,
