@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_COMPILE := $(VENV)/bin/pip-compile
 
-.PHONY: install demo test test-fast lint format bench services system-deps lock
+.PHONY: install demo test test-fast lint security format bench services system-deps lock
 
 install:
 	./scripts/bootstrap.sh
@@ -34,6 +34,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy access shared privacy dispatch producer worker review delivery knowledge training ticketflow connectors
+
+# Security lint (bandit, dev extra) of the serving code: medium or high findings fail; see
+# docs/security.md. access/ has no finding at any level.
+security: install
+	$(BIN)/bandit -q -r access producer review delivery dispatch shared -ll
 
 format: install
 	$(BIN)/ruff format .

@@ -26,11 +26,19 @@ T = TypeVar("T")
 
 @contextmanager
 def _db() -> Iterator[Session]:
+    """A session on the configured database; a database error is one line and exit 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from shared.db import get_engine, session_scope
 
     settings = settings_or_exit()
-    with session_scope(get_engine(settings.resolved_database_url)) as session:
-        yield session
+    try:
+        with session_scope(get_engine(settings.resolved_database_url)) as session:
+            yield session
+    except SQLAlchemyError as err:
+        reason = (str(getattr(err, "orig", None) or err).splitlines() or ["?"])[0]
+        typer.echo(f"error: database: {reason} (is it migrated? `ticketflow db upgrade`)", err=True)
+        raise typer.Exit(1) from None
 
 
 def _run(action: Callable[[], T]) -> T:

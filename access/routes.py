@@ -67,8 +67,9 @@ def login_form(request: Request, next: str | None = None) -> HTMLResponse:
     return _form_page(request, status.HTTP_200_OK, next_url=safe_next(next))
 
 
+# Bandit B107 below: the empty defaults mean "field left blank", answered like a wrong password.
 @router.post("/login", include_in_schema=False)
-def login(  # nosec B107: the empty defaults are "field left blank", answered like a wrong password
+def login(  # nosec B107
     request: Request,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",

@@ -75,3 +75,12 @@ def test_keys_create_shows_the_key_once_and_revoke_refuses_it(
     assert client.get("/tickets", headers={"X-API-Key": secret}).status_code == 401
     assert "revoked" in _cli("keys", "list").output
     assert _cli("keys", "revoke", "dashboard").exit_code == 1  # nothing live left
+
+
+def test_an_unmigrated_database_is_one_line_not_a_traceback(
+    settings_env: SetEnv, tmp_path: Path
+) -> None:
+    settings_env(database_url=f"sqlite:///{tmp_path / 'empty.db'}", data_dir=tmp_path)
+    r = _cli("users", "list")
+    assert r.exit_code == 1 and "ticketflow db upgrade" in r.output
+    assert "Traceback" not in r.output
