@@ -13,8 +13,8 @@ from pathlib import Path
 
 import typer
 
-from connectors.cli import integrations_cmd
 from access.cli import keys_cmd, users_cmd
+from connectors.cli import integrations_cmd
 from delivery.cli import deliver_cmd
 from knowledge.cli import kb_cmd
 from knowledge.templates_cli import templates_cmd

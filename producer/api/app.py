@@ -20,10 +20,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from connectors import routes as connector_routes
 from access import routes as access_routes
 from access.middleware import install_security
 from access.throttle import FailureThrottle
+from connectors import routes as connector_routes
 from dispatch.publisher import CeleryPublisher, Publisher
 from dispatch.service import DispatchService
 from producer.api import routes_health, routes_metrics, routes_tickets
