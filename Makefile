@@ -34,11 +34,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy access shared privacy dispatch producer worker review delivery knowledge training ticketflow connectors
+	$(MAKE) security
 
 # Security lint (bandit, dev extra) of the serving code: medium or high findings fail; see
 # docs/security.md. access/ has no finding at any level.
 security: install
-	$(BIN)/bandit -q -r access producer review delivery dispatch shared -ll
+	$(BIN)/bandit -q -ll -r access producer review delivery dispatch shared \
+		connectors privacy knowledge ticketflow
 
 format: install
 	$(BIN)/ruff format .
