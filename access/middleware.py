@@ -3,8 +3,8 @@ rebinding), proxy headers only from trusted proxies, CORS only for listed origin
 security headers (CSP without inline script, no framing, nosniff, no referrer, no-store).
 
 The headers middleware is the outermost one added, so a 400 for a bad Host, a 401, a 404 and
-a 422 all get them. (Starlette's own 500 page is built outside every user middleware; a 500
-is a bug and is logged as one.)
+a 422 all get them. A 500 is built outside every user middleware: the API's handler for
+unexpected exceptions adds ``SECURITY_HEADERS`` itself.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from access import routes as access_routes
-from access.middleware import install_security
+from access.middleware import SECURITY_HEADERS, install_security
 from access.throttle import FailureThrottle
 from connectors import routes as connector_routes
 from dispatch.publisher import CeleryPublisher, Publisher
@@ -53,6 +53,16 @@ class AsciiJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    """A bug: Starlette logs the traceback after this; the client gets no detail, and the
+    security headers, which no middleware adds at this layer."""
+    return JSONResponse(
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        content={"detail": "internal error: the operator's log has the details"},
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
+    )
 
 
 async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
@@ -122,6 +132,7 @@ def create_app(
             [settings.queue, settings.backfill_queue],
         ),
     )
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(InputError, _error(status.HTTP_422_UNPROCESSABLE_CONTENT))
     app.add_exception_handler(NotFoundError, _error(status.HTTP_404_NOT_FOUND))

@@ -144,7 +144,26 @@ def test_security_headers_on_every_kind_of_response(client: TestClient) -> None:
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "no-referrer"
         assert r.headers["Cache-Control"] == "no-store"
-    assert "no-store" not in client.get("/static/review.js").headers.get("Cache-Control", "")
+    script = client.get("/static/app.js")
+    assert script.status_code == 200
+    assert "no-store" not in script.headers.get("Cache-Control", "")
+
+
+def test_security_headers_on_an_internal_error(client: TestClient) -> None:
+    """A bug's 500 is built outside every middleware: it still carries the headers, and says
+    nothing of the exception."""
+
+    def broken() -> None:
+        raise RuntimeError("secret detail of a bug")
+
+    client.app.add_api_route("/broken-for-test", broken)  # type: ignore[attr-defined]
+    quiet = TestClient(client.app, raise_server_exceptions=False)
+    r = quiet.get("/broken-for-test")
+    assert r.status_code == 500
+    assert "secret detail" not in r.text
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self';" in r.headers["Content-Security-Policy"]
+    assert r.headers["Cache-Control"] == "no-store"
 
 
 def test_cors_is_closed_unless_origins_are_listed(
