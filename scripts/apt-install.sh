@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Sourced by the scripts/install-*.sh scripts: `apt_install NAME PKG...` installs Debian packages
-# as root (or through sudo) without questions, and `stop_system_service NAME` stops the service a
+# Sourced by the scripts/install-*.sh scripts: `apt_install NAME [--with-recommends] PKG...`
+# installs Debian packages (without their recommends unless asked) as root or through sudo,
+# without questions, and `stop_system_service NAME` stops the service a
 # package starts on install (the tests start their own instances on private ports).
 # Waits for the dpkg lock rather than failing when another apt run holds it.
 
 apt_install() {
-    local what=$1
+    local what=$1 recommends=--no-install-recommends
     shift
+    if [ "${1:-}" = "--with-recommends" ]; then
+        recommends=""
+        shift
+    fi
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then
@@ -18,7 +23,7 @@ apt_install() {
     fi
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get -o DPkg::Lock::Timeout=900 update -q
-    $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "$@"
+    $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -q $recommends "$@"
 }
 
 stop_system_service() {
