@@ -32,6 +32,7 @@ const PLAIN = [
   [/changed while it was being reviewed/, "The ticket changed while you were deciding: it is reloaded, check it again."],
   [/is working on ticket (\d+) \(claimed until ([^)]*)\)/, (m) => `Someone else (${m.input.split(" is working")[0]}) has ticket ${m[1]} open until ${m[2]}. Press j for the next free one.`],
   [/after_id \d+ is not a triaged ticket/, "The list moved on: it is reloaded from the top."],
+  [/cannot be approved unedited \((.*)\)\. Edit/, (m) => `This draft cannot be sent as it is: ${m[1].replace(/\.$/, "")}. Edit the reply first (or use the suggested one), or reject it.`],
   [/blocking/i, null], // guardrail refusals are written for people already
 ];
 

@@ -62,6 +62,14 @@ function warnings(list) {
       w.message || w.code, w.blocking ? " (edit the reply before sending)" : "", w.fixed ? " (fixed)" : ""))));
 }
 
+// Where the offered reply comes from, so the reviewer can open that ticket and judge the match.
+function suggestionSource(s) {
+  const score = typeof s.similarity === "number" ? ` (similarity ${s.similarity.toFixed(2)})` : "";
+  if (s.ticket_id) return `Based on the reply approved for #${s.ticket_id}${score}`;
+  if (s.template_id) return `Based on the template ${s.template_id}${score}`;
+  return `${s.source || "Based on an approved reply"}${score}`;
+}
+
 export async function togglePrompt(detail) {
   const box = $("#prompt");
   if (!box) return;
@@ -97,6 +105,7 @@ export function renderTicket(detail, taxonomy, me, handlers) {
     passages(detail.passages),
     warnings(tri.warnings),
     tri.suggestion ? h("section", { id: "suggestion" }, h("h3", {}, "An approved reply to a similar ticket"),
+      h("p", { class: "meta", id: "suggestion-source" }, suggestionSource(tri.suggestion)),
       h("pre", {}, tri.suggestion.reply || ""),
       h("button", { type: "button", onclick: () => { draft.value = tri.suggestion.reply || ""; draft.dispatchEvent(new Event("input")); } }, "Use this reply")) : null,
     h("section", { id: "reply" }, h("h3", {}, "Reply"),

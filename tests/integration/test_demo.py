@@ -48,6 +48,13 @@ def test_demo_with_the_real_models(tmp_path: Path) -> None:
     assert "20/20 tickets triaged" in r.stdout
     # The table shows real labels from the taxonomy and drafted text.
     assert "shipping_delivery" in r.stdout and "account_access" in r.stdout
+    # Issue 20's second act: the guardrails' findings, then the demo approves samples (and says
+    # so) and similar new tickets are offered a reply naming the ticket it was approved for.
+    assert "Guardrail warnings (shown to the reviewer" in r.stdout, r.stdout
+    approved = re.search(r"Approved the drafts of tickets (#\d+(?:, #\d+)*) with a", r.stdout)
+    assert approved, r.stdout
+    sources = re.findall(r"Based on the reply approved for (#\d+)", r.stdout)
+    assert sources and set(sources) <= set(approved.group(1).split(", ")), r.stdout
 
 
 def test_demo_killed_with_sigterm_stops_its_children(tmp_path: Path) -> None:

@@ -79,6 +79,15 @@ def test_review_queue_shows_warnings_and_suggestion(client: TestClient, session:
     mine = next(t for t in items if t["id"] == tid)
     assert mine["triage"]["suggestion"]["source"] == "Based on the reply approved for #3"
     assert mine["triage"]["warnings"][0]["blocking"] is True
+    # The ticket itself and the workspace's ticket view carry the same, source ticket included.
+    ticket = client.get(f"/tickets/{tid}", headers=KEY)
+    view = client.get(f"/review/tickets/{tid}", headers=KEY)
+    assert ticket.status_code == view.status_code == 200, (ticket.text, view.text)
+    shown = {"ticket": ticket.json()["triage"], "workspace": view.json()["ticket"]["triage"]}
+    for path, triage in shown.items():
+        assert triage["suggestion"]["ticket_id"] == 3, path
+        assert triage["suggestion"]["reply"] == "Dear Peter, ...", path
+        assert [w["code"] for w in triage["warnings"]] == ["contact"], path
 
 
 def test_approved_and_edited_replies_become_examples_rejected_do_not(

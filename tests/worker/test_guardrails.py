@@ -108,6 +108,22 @@ def test_other_placeholders_are_flagged_not_guessed() -> None:
     assert "[insert price]" in g.text  # the reviewer sees it where it is
 
 
+def test_placeholders_removed_with_an_invented_signoff_are_not_flagged() -> None:
+    """Eval ticket ev-14 (bundled model): the placeholders sat in the sign-off block that the
+    signature fix replaces; a blocking warning about text no longer there only stalls review."""
+    draft = (
+        "Dear Peter,\n\nWe apologize for the delay with your order #48213.\n\nBest regards,\n"
+        "The Support Team\nLocation: [Address]. Our location is [City/Country].\nEmail:"
+    )
+    g = check_draft(draft, ctx("demo-003"))
+    assert "[Address]" not in g.text and g.text.endswith("Best regards,\nThe Support Team")
+    assert [w.code for w in g.warnings] == [SIGNATURE]
+    kept = check_draft(draft.replace("the delay", "the delay at [Address]"), ctx("demo-003"))
+    first = kept.warnings[0]
+    assert (first.code, first.blocking) == (PLACEHOLDER, True)
+    assert "[Address]" in first.message and "[City" not in first.message
+
+
 def test_citations_and_removed_links_are_not_placeholders() -> None:
     g = check_draft("Dear Tom,\n\nSee our article [1] and [link removed].\n\nThe Support Team",
                     ctx("demo-010"))  # fmt: skip

@@ -338,14 +338,15 @@ def check_draft(draft: str, ctx: DraftContext) -> GuardedDraft:
         warnings.append(
             _warn(ctx, PLACEHOLDER, f"Placeholders filled in: {', '.join(fixed)}.", fixed=True)
         )
-    if left:
-        warnings.append(
-            _warn(ctx, PLACEHOLDER, f"Unfilled placeholders: {', '.join(dict.fromkeys(left))}.")
-        )
+    at = len(warnings)
     text, replaced = fix_signature(text, ctx.signature)
     if replaced is not None:
         was = "it had none" if replaced == "(no signature)" else f"was {replaced!r}"
         warnings.append(_warn(ctx, SIGNATURE, f"Signed as {ctx.signature!r} ({was}).", fixed=True))
+    # Only what is still there: a placeholder inside an invented sign-off block goes with it.
+    left = [token for token in dict.fromkeys(left) if token in text]
+    if left:
+        warnings.insert(at, _warn(ctx, PLACEHOLDER, f"Unfilled placeholders: {', '.join(left)}."))
     invented = invented_contacts(
         text, [ctx.ticket_text, *ctx.sources, *ctx.allowed_contacts, ctx.signature]
     )
