@@ -47,6 +47,7 @@ from ticketflow.smtp_sink import SmtpSink
 
 DONE = {"triaged", "failed", "approved", "rejected"}
 HOLD_S = 2  # the demo's undo window before a reply is sent
+KB_REFRESH_S = 1.0  # how often the demo's worker re-reads approved replies and articles
 
 
 # Long enough for a slow CPU (20 tickets take about 75 s on two cores), short enough that a
@@ -211,8 +212,8 @@ def _run(
                 "TICKETFLOW_SUPPORT_ADDRESS": SUPPORT_ADDRESS,
                 "TICKETFLOW_SUPPORT_NAME": "ticketflow demo",
                 "TICKETFLOW_DELIVERY_HOLD_S": str(HOLD_S),
-                # Workers see the demo's approvals at once (default: within 30 s).
-                "TICKETFLOW_KB_REFRESH_S": "1",
+                # Workers see the demo's approvals within a second (default: within 30 s).
+                "TICKETFLOW_KB_REFRESH_S": str(KB_REFRESH_S),
             }
         )
         demo_settings = settings.model_copy(update={"database_url": f"sqlite:///{db_file}"})
@@ -257,7 +258,11 @@ def _run(
                 console.print(warned)
             if samples_are_bundled:
                 learn_from_approvals(
-                    http, console, results, lambda new: _follow(http, new, console, worker)
+                    http,
+                    console,
+                    results,
+                    lambda new: _follow(http, new, console, worker),
+                    settle_s=KB_REFRESH_S + 0.5,
                 )
         ok = sum(1 for r in results if r["status"] == "triaged")
         console.print(

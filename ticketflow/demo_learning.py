@@ -10,6 +10,7 @@ browser would.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -47,8 +48,13 @@ def learn_from_approvals(
     console: Console,
     tickets: list[dict[str, Any]],
     follow: Callable[[list[int]], list[dict[str, Any]]],
+    settle_s: float,
 ) -> None:
-    """Approve three samples with edits, post three similar tickets, show their suggestions."""
+    """Approve three samples with edits, post three similar tickets, show their suggestions.
+
+    ``settle_s``: how long the worker may take to see new approvals (its examples refresh
+    interval, plus margin); posting sooner races the refresh and shows template suggestions.
+    """
     by_ext = {t.get("external_id"): t for t in tickets if t.get("triage")}
     approved = []
     for a in _jsonl("demo_approvals.jsonl"):
@@ -65,6 +71,7 @@ def learn_from_approvals(
         "reviewer's edits (recorded as the demo's key): approved replies become examples for "
         "similar tickets."
     )
+    time.sleep(settle_s)
     ids = [
         http.post("/tickets", json={**s, "source": "demo"}).raise_for_status().json()["id"]
         for s in _jsonl("demo_followups.jsonl")
