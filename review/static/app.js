@@ -4,6 +4,7 @@
 import { ApiError, api, loginAgain, query } from "./api.js";
 import { $, clock, duration } from "./dom.js";
 import { drop, filterValues, loadFacets, more, neighbour, queue, reload, restoreFilters, toggle } from "./queue.js";
+import { latestUndoable, onUndoClick, track, undo } from "./sent.js";
 import { corrections, renderTicket, togglePrompt } from "./ticket.js";
 
 const state = { detail: null, taxonomy: {}, me: "", lastActivity: Date.now() };
@@ -103,10 +104,13 @@ async function approve(d) {
   const edited = text !== tri.draft_reply;
   const body = { decision: edited ? "edit" : "approve", revision: tri.revision, ...corrections() };
   if (edited) body.edited_reply = text;
+  let done;
   try {
-    await api("POST", `/tickets/${d.ticket.id}/review`, body);
+    done = await api("POST", `/tickets/${d.ticket.id}/review`, body);
   } catch (err) { await afterConflict(err); }
-  await decided(d.ticket.id, edited ? `Saved your edit of #${d.ticket.id} (decision: edit); it is sent after the hold time.` : `Approved #${d.ticket.id}; it is sent after the hold time.`);
+  track(done);
+  const hold = done.delivery ? " It is sent after the hold time: u (or Undo under the queue) takes it back until then." : "";
+  await decided(d.ticket.id, `${edited ? `Saved your edit of #${d.ticket.id} (decision: edit).` : `Approved #${d.ticket.id}.`}${hold}`);
 }
 
 function askReason(title, preset, editNote) {
@@ -155,6 +159,15 @@ async function bulkReject() {
   await Promise.all([refreshStats(), loadFacets()]);
 }
 
+// Undo: the approval and its reply are withdrawn, and the ticket is opened (claimed) again.
+async function undoAndReopen(id) {
+  if (id === null) { notice("Nothing to undo: no approval of yours is still on hold.", "error"); return; }
+  await undo(id);
+  await Promise.all([reload(), refreshStats(), loadFacets()]);
+  await open(id);
+  notice(`Undone: nothing was sent for #${id}; it is open again for your decision.`);
+}
+
 function typing(target) {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
@@ -167,6 +180,7 @@ const KEYS = {
   r: () => { const d = state.detail; guarded(() => reject(d)); },
   l: () => { const s = $("#labels select"); if (s) s.focus(); else notice("Open a ticket first: press j.", "error"); },
   x: () => { if (state.detail) toggle(state.detail.ticket); },
+  u: () => guarded(() => undoAndReopen(latestUndoable())),
   p: () => { if (state.detail) guarded(() => togglePrompt(state.detail)); },
   "/": () => $("#filter-form").elements.q.focus(),
   "?": () => $("#help").showModal(),
@@ -214,6 +228,7 @@ async function logout() {
 function wire() {
   restoreFilters();
   queue.onOpen = (id) => guarded(() => open(id));
+  onUndoClick((id) => guarded(() => undoAndReopen(id)));
   document.addEventListener("keydown", onKey);
   document.addEventListener("click", () => { state.lastActivity = Date.now(); });
   $("#logout").addEventListener("click", () => guarded(logout));

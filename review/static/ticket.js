@@ -70,6 +70,13 @@ function suggestionSource(s) {
   return `${s.source || "Based on an approved reply"}${score}`;
 }
 
+// The previous reply of this ticket (a customer answered it, so it was triaged again).
+function lastDelivery(d) {
+  if (d.status === "sent") return `The previous reply was sent ${ago(d.sent_at)} to ${d.recipient || d.channel}.`;
+  if (d.status === "failed") return `The previous reply was NOT sent: ${d.last_error || "failed"}.`;
+  return `The previous reply is ${d.status} (${d.channel}).`;
+}
+
 export async function togglePrompt(detail) {
   const box = $("#prompt");
   if (!box) return;
@@ -109,6 +116,7 @@ export function renderTicket(detail, taxonomy, me, handlers) {
       h("pre", {}, tri.suggestion.reply || ""),
       h("button", { type: "button", onclick: () => { draft.value = tri.suggestion.reply || ""; draft.dispatchEvent(new Event("input")); } }, "Use this reply")) : null,
     h("section", { id: "reply" }, h("h3", {}, "Reply"),
+      t.delivery ? h("p", { class: "meta", id: "last-delivery" }, lastDelivery(t.delivery)) : null,
       preview ? h("p", { class: "meta" }, `Sends by ${preview.channel} to ${preview.recipient || "the integration"}: “${preview.subject}”`) : null,
       draft,
       h("div", { class: "row" },
