@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Prometheus and promtool (Debian's `prometheus` package) for the metrics tests
-# (tests/ops/test_prometheus_scrape.py, tests/ops/test_alert_rules.py). Idempotent: does nothing
+# (tests/integration/test_prometheus_scrape.py, tests/ticketflow/test_deployment.py). Idempotent: does nothing
 # when both binaries are already on PATH. The tests start their own Prometheus on a free
 # loopback port with a generated config; the system service is not needed and is stopped.
 set -euo pipefail
