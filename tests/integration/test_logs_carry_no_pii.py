@@ -1,11 +1,13 @@
-"""Planted personal data never reaches a log line, through database and Redis faults.
+"""Planted personal data never reaches a log line or a prompt, through database and Redis faults.
 
 A real stack on private services: the API in-process (every log record captured, tracebacks
 included), a `ticketflow worker` process (its whole log file), a private PostgreSQL database
 and a private redis-server. The database faults are real server errors in the middle of a
 statement (a trigger raises SQLSTATE 57P01, "terminating connection due to administrator
 command", on the table we choose): exactly where SQLAlchemy used to print the statement's
-parameters, i.e. the ticket body. The Redis fault is the server killed and started again.
+parameters, i.e. the ticket body. The Redis fault is the server killed and started again. The
+prompts the worker stored for the two tickets (the second one's carries the first as history)
+are checked as well.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlmodel import Session, col, create_engine, select
 from producer.api.app import create_app
 from shared.config import load_settings
 from shared.db import make_engine, upgrade
-from shared.models import Ticket
+from shared.models import Ticket, TriageResult
 from tests.conftest import PG_ADMIN_URL
 from ticketflow.processes import child_env, free_port, start_worker, wait_until, worker_ready
 
@@ -181,6 +183,17 @@ def test_no_planted_value_in_any_log_line(private_pg: str, tmp_path: Path) -> No
         redis_server.wait(10)
         db.dispose()
 
+    # What the model was given: both prompts stored, the second with the first as history.
+    db = make_engine(private_pg)
+    with Session(db) as s:
+        prompts = [
+            str(r.prompt) for r in s.exec(select(TriageResult).order_by(col(TriageResult.id)))
+        ]
+    db.dispose()
+    assert len(prompts) == 2 and all("[CARD_1]" in p and "[IBAN_1]" in p for p in prompts)
+    assert "<history>" in prompts[1] and prompts[1].count("[CARD_1]") > prompts[0].count("[CARD_1]")
+    leaked = [(value, i) for i, p in enumerate(prompts) for value in PLANTED if value in p]
+    assert not leaked, leaked
     lines = capture.lines + worker.log_text().splitlines()
     leaks = [(value, ln) for ln in lines for value in PLANTED if value in ln]
     assert not leaks, leaks[:3]
