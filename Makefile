@@ -16,13 +16,14 @@ services:
 	./scripts/services.sh
 
 # System packages the integration tests need (Dovecot; Prometheus and promtool for the metrics
-# tests; Chromium for the browser tests): .ci/run calls this as root. `make test` never runs apt
-# or sudo itself.
+# tests; Chromium for the browser tests; Docker Compose v2 for the deployment tests): .ci/run
+# calls this as root. `make test` never runs apt or sudo itself.
 system-deps:
 	./scripts/install-dovecot.sh
 	./scripts/install-prometheus.sh
 	./scripts/install-rt.sh
 	./scripts/install-chromium.sh
+	./scripts/install-compose.sh
 
 test: install services
 	$(BIN)/python -m pytest

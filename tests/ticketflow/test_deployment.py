@@ -1,6 +1,7 @@
 """The deployment files stay consistent with the code: the compose file `ticketflow compose`
-writes (checked against the compose-spec schema for 1, 2 and 8 GPUs: Debian ships no
-`docker compose` v2), the Prometheus config and alert rules (promtool), the dashboard."""
+writes (for 1, 2 and 8 GPUs: against the compose-spec schema, and resolved by Docker Compose
+v2 itself, `docker compose config`, from scripts/install-compose.sh), the Prometheus config and
+alert rules (promtool), the dashboard."""
 
 from __future__ import annotations
 
@@ -66,6 +67,54 @@ def test_compose_validates_for_any_gpu_count(gpus: int, tmp_path: Path) -> None:
     assert sorted(int(i) for d in ids for i in d) == list(range(gpus))
     assert all(w["command"] == ["ticketflow", "worker", "--gpu", "0"] for w in workers.values())
     assert all("workers" in w["networks"]["default"]["aliases"] for w in workers.values())
+
+
+DOCKER_COMPOSE = ROOT / ".tools" / "docker-compose"
+SECRETS = {"TICKETFLOW_API_KEYS": "k1", "FLOWER_BASIC_AUTH": "ops:pw", "POSTGRES_PASSWORD": "pw"}
+
+
+def _compose_config(
+    compose: Path, env: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` as an operator runs it: .env.example filled in, no daemon."""
+    assert DOCKER_COMPOSE.exists(), "docker compose is missing: run scripts/install-compose.sh"
+    lines = []
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        name = line.split("=", 1)[0]
+        lines.append(f"{name}={env[name]}" if name in env else line)
+    env_file = compose.parent / "operator.env"
+    env_file.write_text("\n".join(lines) + "\n")
+    cmd = [str(DOCKER_COMPOSE), "--env-file", str(env_file), "-f", str(compose)]
+    cmd += ["--project-directory", str(ROOT), *extra, "config", "--format", "json"]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"}
+    )
+
+
+@pytest.mark.parametrize("gpus", [1, 2, 8])
+def test_docker_compose_resolves_the_file_for_any_gpu_count(gpus: int, tmp_path: Path) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(render_compose(gpus))
+    r = _compose_config(path, SECRETS, "--profile", "monitoring")
+    assert r.returncode == 0, r.stderr
+    services = json.loads(r.stdout)["services"]
+    workers = sorted(n for n in services if n.startswith("worker-gpu"))
+    assert len(workers) == gpus
+    devices = [services[w]["deploy"]["resources"]["reservations"]["devices"][0] for w in workers]
+    assert sorted(int(d["device_ids"][0]) for d in devices) == list(range(gpus))
+    assert all("gpu" in d["capabilities"] for d in devices)
+    assert {"api", "deliver", "prometheus"} <= set(services)
+    api_env = services["api"]["environment"]
+    assert api_env["TICKETFLOW_API_KEYS"] == "k1"
+    assert all(p.get("host_ip") == "127.0.0.1" for p in services["api"].get("ports", []))
+
+
+def test_docker_compose_refuses_to_run_without_the_required_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(render_compose(1))
+    r = _compose_config(path, {**SECRETS, "TICKETFLOW_API_KEYS": ""})
+    assert r.returncode != 0
+    assert "TICKETFLOW_API_KEYS" in r.stderr and "in .env" in r.stderr
 
 
 def test_compose_refuses_a_gpu_count_out_of_range() -> None:
