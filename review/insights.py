@@ -8,7 +8,9 @@ classifier and the knowledge base fall short. Numbers straight from the database
   rewritten), from each review and the result it decided on;
 - label corrections per predicted category: where the classifier is weakest;
 - tickets whose draft had no help passage above ``TICKETFLOW_KB_MIN_SIMILARITY``, per
-  category: what to write next (ticket ids as examples, never customer text).
+  category, with the topic words those tickets share: what to write next (ticket ids as
+  examples; a word is shown only when at least ``MIN_TOPIC_TICKETS`` tickets use it, and
+  never one with a digit or an ``@``, so no single customer's text or number is).
 
 Rows are read for a window (``days``) and counted here rather than in SQL, so the grouping is
 the same on SQLite and PostgreSQL.
@@ -16,6 +18,7 @@ the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -28,6 +31,18 @@ from shared.models import Review, ReviewDecision, Ticket, TriageResult, utcnow
 
 Period = Literal["day", "week"]
 EXAMPLES = 5
+TOPIC_WORDS = 6
+MIN_TOPIC_TICKETS = 2
+TOPIC_TEXT = 400  # characters of subject and body read per ticket
+_WORD = re.compile(r"[^\W\d_]{4,}")  # letters only: no numbers or ids
+_ADDRESS = re.compile(r"\S*@\S*|\S*://\S*")  # e-mail addresses and links go first, whole
+# Words every support ticket uses; they say nothing about what article is missing.
+_COMMON = frozenset(
+    """about after again also been before being could dear does from have hello help here just
+    know like made make need please really regards since still thank thanks that their them
+    then there they this time very want were what when which will with would your yours hola
+    bonjour hallo merci danke gracias bitte""".split()  # noqa: SIM905
+)
 
 
 class PeriodCount(BaseModel):
@@ -61,6 +76,7 @@ class KnowledgeGap(BaseModel):
     tickets: int
     without_article: int
     share: float
+    topic_words: list[str]  # shared by the tickets without an article, most frequent first
     example_ticket_ids: list[int]
 
 
@@ -99,6 +115,12 @@ def edit_distance(a: str, b: str) -> float:
     return prev[-1] / max(len(x), len(y))
 
 
+def _topic_words(text: str) -> set[str]:
+    """The distinct content words of one ticket (each ticket counts a word once)."""
+    found = {w.lower() for w in _WORD.findall(_ADDRESS.sub(" ", text[:TOPIC_TEXT]))}
+    return {w for w in found if w not in _COMMON}
+
+
 def _per_period(rows: list[tuple[date, str]]) -> list[PeriodCount]:
     counts = Counter(rows)
     return [PeriodCount(period=p, label=lab, tickets=n) for (p, lab), n in sorted(counts.items())]
@@ -112,7 +134,7 @@ def build_insights(
     when = func.coalesce(col(Ticket.received_at), col(Ticket.created_at))
     newest = (
         select(col(Ticket.id), when, TriageResult.category, TriageResult.sentiment)
-        .add_columns(col(TriageResult.citations))
+        .add_columns(col(TriageResult.citations), col(Ticket.subject), col(Ticket.body))
         .join(
             TriageResult,
             and_(
@@ -123,20 +145,27 @@ def build_insights(
         .where(when >= since, when <= until)
     )
     rows = list(session.execute(newest).all())
-    intents = [(period_start(at, period), cat) for _, at, cat, _, _ in rows]
-    moods = [(period_start(at, period), mood) for _, at, _, mood, _ in rows]
+    intents = [(period_start(at, period), row[2]) for row in rows for at in [row[1]]]
+    moods = [(period_start(at, period), row[3]) for row in rows for at in [row[1]]]
 
-    per_cat: Counter[str] = Counter(cat for _, _, cat, _, _ in rows)
+    per_cat: Counter[str] = Counter(row[2] for row in rows)
     gaps: dict[str, list[int]] = defaultdict(list)
-    for tid, _, cat, _, cites in rows:
+    words: dict[str, Counter[str]] = defaultdict(Counter)
+    for tid, _, cat, _, cites, subject, body in rows:
         if not cites:
             gaps[cat].append(tid)
+            words[cat].update(_topic_words(f"{subject or ''} {body or ''}"))
     knowledge_gaps = [
         KnowledgeGap(
             category=cat,
             tickets=per_cat[cat],
             without_article=len(ids),
             share=len(ids) / per_cat[cat],
+            topic_words=[
+                w
+                for w, n in sorted(words[cat].items(), key=lambda wn: (-wn[1], wn[0]))
+                if n >= MIN_TOPIC_TICKETS
+            ][:TOPIC_WORDS],
             example_ticket_ids=sorted(ids)[-EXAMPLES:],
         )
         for cat, ids in sorted(gaps.items(), key=lambda kv: (-len(kv[1]), kv[0]))

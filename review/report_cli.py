@@ -83,9 +83,10 @@ def report_cmd(
         )  # fmt: skip
     out.print(t)
     t = Table(title="No relevant help article (write these next)")
-    for c in ("category", "tickets", "without article", "share", "e.g. tickets"):
+    for c in ("category", "tickets", "without article", "share", "topic words", "e.g. tickets"):
         t.add_column(c)
     for g in data.knowledge_gaps:
         ids = ", ".join(str(i) for i in g.example_ticket_ids)
-        t.add_row(g.category, str(g.tickets), str(g.without_article), _pct(g.share), ids)
+        topic = ", ".join(g.topic_words) or "-"
+        t.add_row(g.category, str(g.tickets), str(g.without_article), _pct(g.share), topic, ids)
     out.print(t)

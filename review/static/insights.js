@@ -27,8 +27,8 @@ async function load() {
     d.drafts.map((x) => [x.category, x.language, x.reviewed, x.approved, x.edited, x.rejected, pct(x.acceptance_rate), x.mean_edit_distance === null ? "-" : x.mean_edit_distance.toFixed(2)]));
   table("Label corrections per predicted category (weakest first)", ["category", "reviewed", "corrected", "rate", "corrected to", "other labels corrected"],
     d.corrections.map((x) => [x.category, x.reviewed, x.category_corrected, pct(x.correction_rate), Object.entries(x.corrected_to).map(([c, n]) => `${c} (${n})`).join(", ") || "-", x.other_labels_corrected]));
-  table("No relevant help article: write these next", ["category", "tickets", "without article", "share", "e.g. tickets"],
-    d.knowledge_gaps.map((x) => [x.category, x.tickets, x.without_article, pct(x.share), x.example_ticket_ids.join(", ")]));
+  table("No relevant help article: write these next", ["category", "tickets", "without article", "share", "topic words", "e.g. tickets"],
+    d.knowledge_gaps.map((x) => [x.category, x.tickets, x.without_article, pct(x.share), x.topic_words.join(", ") || "-", x.example_ticket_ids.join(", ")]));
 }
 $("#reload").onclick = load;
 load();

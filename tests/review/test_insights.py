@@ -37,10 +37,15 @@ def seed(session: Session, now: datetime = NOW) -> None:
     """Six tickets: 3 billing (one with no article), 2 shipping (no article), 1 out of window."""
 
     def ticket(
-        days_ago: float, category: str, sentiment: str, cites: list[Any], **kw: Any
+        days_ago: float, category: str, sentiment: str, cites: list[Any], text: str = "x", **kw: Any
     ) -> tuple[int, int]:
+        subject, _, body = text.partition("|")
         t = make_ticket(
-            session, received_at=now - timedelta(days=days_ago), status=TicketStatus.triaged
+            session,
+            received_at=now - timedelta(days=days_ago),
+            status=TicketStatus.triaged,
+            subject=subject,
+            body=body or subject,
         )
         r = make_result(
             session, t.id, category=category, sentiment=sentiment, citations=cites, **kw
@@ -53,8 +58,16 @@ def seed(session: Session, now: datetime = NOW) -> None:
     )
     b2 = ticket(1.5, "billing", "negative", CITE, language="es", draft_reply="Hola, lo revisamos.")
     b3 = ticket(8, "billing", "neutral", [], draft_reply="Thanks for your message.")
-    s1 = ticket(2, "shipping", "negative", [], draft_reply="Your parcel is on its way to you.")
-    s2 = ticket(9, "shipping", "positive", [], draft_reply="Glad it arrived.")
+    s1 = ticket(
+        2, "shipping", "negative", [],
+        "Parcel stuck in customs|Tracking 48213 says customs since Monday, mail maria@example.com",
+        draft_reply="Your parcel is on its way to you.",
+    )  # fmt: skip
+    s2 = ticket(
+        9, "shipping", "positive", [],
+        "Customs fee for my parcel?|Do I pay the customs fee? maria@example.com",
+        draft_reply="Glad it arrived.",
+    )  # fmt: skip
     ticket(60, "billing", "neutral", [])  # outside a 28-day window
     later = now - timedelta(hours=1)
     _review(session, *b1, decision=ReviewDecision.approve, final_reply="x", at=later)
@@ -111,6 +124,9 @@ def test_insights_on_a_seeded_database(session: Session) -> None:
 
     gaps = {g.category: g for g in got.knowledge_gaps}
     assert (gaps["shipping"].without_article, gaps["shipping"].share) == (2, 1.0)
+    # Words both tickets use; one ticket's own words, numbers and addresses never show.
+    assert gaps["shipping"].topic_words == ["customs", "parcel"]
+    assert gaps["billing"].topic_words == []  # one ticket: nothing shared
     assert (gaps["billing"].tickets, gaps["billing"].without_article) == (3, 1)
     assert got.knowledge_gaps[0].category == "shipping"  # most tickets without an article first
 
