@@ -1,7 +1,8 @@
 """Screenshots of the workspace for the docs: ``python -m tests.browser.screenshots docs/images``.
 
 Starts ``ticketflow api`` over a throwaway SQLite database seeded with the browser tests' queue
-(``tests.browser.harness``), signs in with Chromium, and saves the queue and the ticket view.
+(``tests.browser.harness``), signs in with Chromium, and saves the queue, the ticket view, and
+the queue after an approval (the reply's countdown and Undo).
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ def main(out: Path) -> None:
             page.wait_for_selector("#draft")
             page.click("#passages summary")
             page.screenshot(path=str(out / "workspace-ticket.png"), full_page=True)
+            page.keyboard.press("a")
+            page.wait_for_selector("#recent-list li button.undo")
+            page.wait_for_selector("#subject >> text=Where is my parcel?")  # the next one opened
+            page.screenshot(path=str(out / "workspace-approved.png"))
             browser.close()
-    print(f"saved {out / 'workspace-queue.png'} and {out / 'workspace-ticket.png'}")
+    print(f"saved workspace-queue.png, workspace-ticket.png and workspace-approved.png in {out}")
 
 
 if __name__ == "__main__":
