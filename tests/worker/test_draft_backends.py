@@ -154,7 +154,7 @@ class FakeLLM:
 
     def generate(self, prompts: list[dict[str, Any]], params: Any, use_tqdm: bool) -> list[Any]:
         self.calls.append((prompts, params))
-        out = types.SimpleNamespace(text=" we are on it.")
+        out = types.SimpleNamespace(text=" we are on it.", token_ids=[1, 2, 3])
         return [types.SimpleNamespace(outputs=[out]) for _ in prompts]
 
 
@@ -185,6 +185,10 @@ def test_vllm_backend_gets_the_same_prompts_and_greedy_settings(
     assert drafts == ["we are on it.", "Dear Ana, we are on it."]
     [(prompts, params)] = made[0].calls
     assert made[0].kwargs["dtype"] == "bfloat16"
+    # On a CPU: a fixed KV cache (not a share of the RAM) and no minutes-long compile.
+    assert made[0].kwargs["kv_cache_memory_bytes"] == 1 << 30
+    assert made[0].kwargs["enforce_eager"] is True
+    assert "gpu_memory_utilization" not in made[0].kwargs
     assert params == {
         "temperature": 0.0,
         "max_tokens": 7,
@@ -193,6 +197,22 @@ def test_vllm_backend_gets_the_same_prompts_and_greedy_settings(
     }
     reference = DraftGenerator(str(tiny_models[0]), "unused", CPU, 64, 7, 1.15)
     assert [p["prompt_token_ids"] for p in prompts] == [reference.prompt_ids(c) for c in CHATS]
+
+
+def test_vllm_engine_arguments_by_device() -> None:
+    from worker.engine.vllm_drafter import engine_kwargs
+
+    gpu = engine_kwargs(torch.device("cuda", 0), torch.bfloat16, 2176, 0.85, 1.0, None)
+    assert gpu == {
+        "dtype": "bfloat16",
+        "max_model_len": 2176,
+        "seed": 0,
+        "gpu_memory_utilization": 0.85,
+        "enforce_eager": False,  # CUDA graphs and torch.compile: worth their start time
+    }
+    cpu = engine_kwargs(CPU, torch.float32, 2176, 0.85, 0.5, False)
+    assert cpu["kv_cache_memory_bytes"] == 1 << 29 and cpu["enforce_eager"] is False
+    assert "gpu_memory_utilization" not in cpu
 
 
 def test_vllm_backend_without_vllm_says_how_to_install_it(

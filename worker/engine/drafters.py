@@ -37,6 +37,9 @@ def build_drafter(settings: Settings, device: torch.device) -> Drafter:
             settings.draft_seconds,
             settings.dtype,
             settings.vllm_gpu_memory_utilization,
+            device=device,
+            cpu_kv_cache_gb=settings.vllm_cpu_kv_cache_gb,
+            enforce_eager=settings.vllm_enforce_eager,
         )
     from worker.engine.draft_model import DraftGenerator
 

