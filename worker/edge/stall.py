@@ -116,6 +116,13 @@ class WatchedEngine:
         with self.watchdog.watching(1):  # a device wedged from the start must not hang here
             self.engine.warm_up()
 
+    def close(self) -> None:
+        """Release the engine's processes (vLLM's engine core); engines without any have no
+        ``close``."""
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            close()
+
 
 def remember_consumer(consumer: Any) -> None:
     global _consumer

@@ -84,3 +84,8 @@ class Drafter(Protocol):
     def control_tokens(self) -> frozenset[str]:
         """The loaded tokenizer's special and added tokens, which customer text must not spell."""
         ...
+
+    def close(self) -> None:
+        """Free what outlives the Python object (vLLM's engine-core process), so the worker
+        process can exit; called once when the worker stops."""
+        ...

@@ -105,6 +105,9 @@ class DraftGenerator:
         pad = self.tokenizer.pad_token_id
         return generate(self.batching, self.model, prompts, self.params, pad)
 
+    def close(self) -> None:
+        """Nothing outlives the model object here."""
+
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
         ids = self.generate_ids(chats)
         metrics.record_generated_tokens(sum(len(i) for i in ids))

@@ -103,6 +103,9 @@ class TransformersEngine:
     def control_tokens(self) -> frozenset[str]:
         return self.drafter.control_tokens()
 
+    def close(self) -> None:
+        self.drafter.close()
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         emb: torch.Tensor = self.classifier.embed(texts)
         return [row.tolist() for row in emb]

@@ -152,6 +152,13 @@ class VllmDraftGenerator:
         """The new token ids of each draft (the benchmark compares them across backends)."""
         return [list(o.token_ids) for o in self._outputs(chats)]
 
+    def close(self) -> None:
+        """Stop vLLM's engine-core process: left running, it keeps the worker from exiting
+        (multiprocessing joins its children at exit)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+
     def generate(self, chats: Sequence[ChatMessages]) -> list[str]:
         texts = [o.text for o in self._outputs(chats)]
         return [(b + t).strip() for b, t in zip(begun_replies(chats), texts, strict=True)]
