@@ -294,6 +294,8 @@ async def _post_all(base: str, bodies: list[dict[str, Any]], at: list[float] | N
 
 
 def _bodies(n: int, tag: str) -> list[dict[str, Any]]:
+    """New tickets each time: the tag must differ per phase and backend, or the API returns
+    the tickets stored under the same external ids earlier (idempotent intake)."""
     return [{**t, "source": "bench", "external_id": f"{tag}-{i}"} for i, t in enumerate(tickets(n))]
 
 
@@ -315,7 +317,7 @@ def run_pipeline(
         api, base = start_api(env, log_dir, free_port())
         with RssSampler(worker.proc.pid) as rss:
             # (b) throughput: every ticket at once.
-            posted = asyncio.run(_post_all(base, _bodies(args.tickets, "burst"), None))
+            posted = asyncio.run(_post_all(base, _bodies(args.tickets, f"burst-{name}"), None))
             ids = [i for i, _ in posted]
             first = min(t for _, t in posted)
             done = wait_stored(db_url, ids, worker, 900)
@@ -334,7 +336,7 @@ def run_pipeline(
             rate = args.rate_fraction * burst["tickets_per_s"]
             n = args.latency_tickets or args.tickets
             at = arrival_times(n, rate)
-            posted = asyncio.run(_post_all(base, _bodies(n, "steady"), at))
+            posted = asyncio.run(_post_all(base, _bodies(n, f"steady-{name}"), at))
             done = wait_stored(db_url, [i for i, _ in posted], worker, 900)
             lat = [done[i]["created_at"] - t for i, t in posted]
             steady = {

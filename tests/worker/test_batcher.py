@@ -66,3 +66,29 @@ def test_batch_size_history_is_bounded() -> None:
     assert [b.submit(i) for i in range(20)] == [i * 2 for i in range(20)]
     b.close()
     assert list(b.batch_sizes) == [1] * 5
+
+
+def test_a_burst_arriving_in_steps_is_one_batch_while_each_gap_is_short() -> None:
+    """Items 30 ms apart with a 200 ms gap allowed: one batch, though the burst takes longer
+    than 200 ms (a fixed window after the first item would have split it)."""
+    b = MicroBatcher(_double, max_size=16, max_wait_s=0.2)
+    with ThreadPoolExecutor(10) as pool:
+        futures = []
+        for i in range(10):
+            futures.append(pool.submit(b.submit, i))
+            time.sleep(0.03)  # 300 ms of arrivals
+        assert [f.result(5) for f in futures] == [i * 2 for i in range(10)]
+    assert list(b.batch_sizes) == [10]
+    b.close()
+
+
+def test_collecting_stops_at_max_collect_even_while_items_keep_coming() -> None:
+    b = MicroBatcher(_double, max_size=100, max_wait_s=0.2, max_collect_s=0.25)
+    with ThreadPoolExecutor(12) as pool:
+        futures = []
+        for i in range(12):
+            futures.append(pool.submit(b.submit, i))
+            time.sleep(0.1)  # 1.2 s of arrivals, every gap shorter than 200 ms
+        assert [f.result(5) for f in futures] == [i * 2 for i in range(12)]
+    assert len(b.batch_sizes) >= 3 and sum(b.batch_sizes) == 12
+    b.close()
