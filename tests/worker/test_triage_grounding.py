@@ -235,7 +235,7 @@ def test_runtime_builds_the_kb_with_the_fake_engine(
             1,
             db=rt.db,
             engine=rt.engine,
-            submit=rt.batcher.submit,
+            submit=rt.stages.submit,
             worker=rt.name,
             threshold=0.5,
         )

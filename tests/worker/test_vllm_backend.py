@@ -17,6 +17,8 @@ transformers backend's token for token (issue 19 measured 16 of 16).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,10 +27,11 @@ import torch
 from shared.config import load_settings
 from ticketflow.demo import load_samples
 from worker.drafting.prompting import TicketView
-from worker.engine.draft_model import DraftGenerator
+from worker.engine.draft_model import DraftGenerator, begun_replies
 from worker.engine.factory import build_engine
 from worker.engine.transformers_engine import TransformersEngine
 from worker.engine.vllm_drafter import VllmDraftGenerator
+from worker.engine.vllm_stream import VllmDraftStream
 from worker.pipeline.triage import TriageJob, TriageOutput, run_batch
 
 pytestmark = [
@@ -124,3 +127,47 @@ def test_vllm_fp32_matches_the_transformers_backend(
     same = sum(a == b for a, b in zip(expected, got, strict=True))
     texts = reference.tokenizer.batch_decode(expected, skip_special_tokens=True)
     assert same == COMPARED, list(zip(texts, [o.draft for o in runs[0]], strict=False))
+
+
+@contextmanager
+def _unwatched(texts: int) -> Iterator[None]:
+    yield
+
+
+def test_the_worker_stream_drafts_what_generate_drafts(
+    engine: TransformersEngine, runs: tuple[list[TriageOutput], list[TriageOutput]]
+) -> None:
+    """The worker's path: tickets join vLLM's running batch one by one (``draft_stream``)."""
+    chats = [o.prompt for o in runs[0] if o.prompt is not None]
+    expected = engine.draft(chats)
+    stream = engine.draft_stream(_unwatched)
+    assert stream is not None
+    try:
+        with ThreadPoolExecutor(len(chats)) as pool:
+            got = list(pool.map(lambda c: stream.submit(c, 300), chats))
+    finally:
+        stream.close()
+    assert got == expected
+
+
+def test_the_stream_stops_a_draft_at_the_time_limit(
+    engine: TransformersEngine, runs: tuple[list[TriageOutput], list[TriageOutput]]
+) -> None:
+    drafter = engine.drafter
+    assert isinstance(drafter, VllmDraftGenerator)
+    chat = next(o.prompt for o in runs[0] if o.prompt is not None)
+    full = engine.draft([chat])[0]
+    stream = VllmDraftStream(
+        drafter.llm.llm_engine,
+        drafter.sampling,
+        drafter.prompt_ids,
+        lambda c: begun_replies([c])[0],
+        _unwatched,
+        max_seconds=0.5,
+    )
+    try:
+        cut = stream.submit(chat, 300)
+    finally:
+        stream.close()
+    assert full.startswith(cut) and len(cut) < len(full), (cut, full)
+    assert engine.draft([chat])[0] == full  # the aborted request left the engine clean

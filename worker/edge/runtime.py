@@ -1,4 +1,4 @@
-"""The worker process's long-lived state: the engine (loaded once), its batcher, the DB engine.
+"""The worker process's long-lived state: the engine (loaded once), its stages, the DB engine.
 
 Started once per process before the first message is taken (see ``worker.edge.tasks``); tasks reach
 it through ``get_runtime`` rather than module globals scattered around.
@@ -28,9 +28,9 @@ from worker.drafting.knowledge_base import KnowledgeBase
 from worker.edge.stall import StallHandler, StallWatchdog, WatchedEngine, end_worker
 from worker.engine.base import Engine
 from worker.engine.factory import build_engine
-from worker.pipeline.batcher import MicroBatcher
+from worker.pipeline.stages import TriageStages, batched_drafts
 from worker.pipeline.ticket_state import DB_UNAVAILABLE
-from worker.pipeline.triage import TriageJob, TriageOutput, redactor_from, run_batch
+from worker.pipeline.triage import finish, prepare_batch, redactor_from
 
 log = logging.getLogger(__name__)
 MAX_START_BACKOFF_S = 30.0
@@ -70,7 +70,7 @@ def wait_for_database(load: Callable[[], int], sleep: Callable[[float], None] = 
 class WorkerRuntime:
     settings: Settings
     engine: Engine
-    batcher: MicroBatcher[TriageJob, TriageOutput]
+    stages: TriageStages
     db: DbEngine
     kb: KnowledgeBase
     watchdog: StallWatchdog
@@ -108,13 +108,19 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
         wait_for_database(kb.load)
         aids = build_draft_aids(settings, db, engine, loaded)  # issue 20
         load_s = time.perf_counter() - t0
-        batcher: MicroBatcher[TriageJob, TriageOutput] = MicroBatcher(
-            partial(run_batch, engine, kb=kb, redactor=redactor_from(settings), aids=aids),
+        wait_s = settings.max_batch_wait_ms / 1000
+        # Continuous batching across tickets where the backend has it, static micro-batches
+        # otherwise; classification of the next tickets runs while these generate.
+        drafts = engine.draft_stream() or batched_drafts(engine.draft, settings.batch_size, wait_s)
+        stages = TriageStages(
+            partial(prepare_batch, engine, kb=kb, redactor=redactor_from(settings), aids=aids),
+            drafts,
+            partial(finish, aids=aids),
             settings.batch_size,
-            settings.max_batch_wait_ms / 1000,
+            wait_s,
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
-        _runtime = WorkerRuntime(settings, engine, batcher, db, kb, watchdog, name, load_s)
+        _runtime = WorkerRuntime(settings, engine, stages, db, kb, watchdog, name, load_s)
         metrics.record_worker_ready(load_s, watchdog.longest_running_s)
         log.info(
             "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
@@ -140,9 +146,9 @@ def stop_runtime() -> None:
     global _runtime
     with _lock:
         if _runtime is not None:
-            _runtime.batcher.close()
+            _runtime.stages.close()
             close = getattr(_runtime.engine, "close", None)
-            if callable(close):  # the batcher is stopped: no model call is running
+            if callable(close):  # the stages are stopped: no model call is running
                 close()
             _runtime.watchdog.close()
             _runtime = None

@@ -23,7 +23,7 @@ from typing import Any
 
 from shared import metrics
 from worker.edge.leases import held_requests
-from worker.engine.base import ChatMessages, Classification, Engine, EngineInfo
+from worker.engine.base import ChatMessages, Classification, DraftStream, Engine, EngineInfo
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,13 @@ class WatchedEngine:
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
         with self.watchdog.watching(len(chats)):
             return self.engine.draft(chats)
+
+    def draft_stream(self) -> DraftStream | None:
+        """The engine's per-ticket draft stream, its steps timed by the watchdog; None for
+        engines that draft in batches only."""
+        make = getattr(self.engine, "draft_stream", None)
+        stream: DraftStream | None = make(self.watchdog.watching) if callable(make) else None
+        return stream
 
     def control_tokens(self) -> frozenset[str]:
         tokens = getattr(self.engine, "control_tokens", None)

@@ -111,7 +111,7 @@ def triage_ticket(self: Task, ticket_id: int, revision: int = 1) -> str:
                 revision,
                 db=rt.db,
                 engine=rt.engine,
-                submit=rt.batcher.submit,
+                submit=rt.stages.submit,
                 worker=rt.name,
                 threshold=rt.settings.confidence_threshold,
                 lease_s=rt.settings.lease_s,

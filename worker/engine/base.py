@@ -6,12 +6,15 @@ and a small deterministic one (for unit tests) implement it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 # A chat for the draft model: [{"role": "system"|"user"|"assistant", "content": "..."}].
 ChatMessages = list[dict[str, str]]
+# Times one model call for the stall watchdog: ``with watch(texts): step()``.
+Watch = Callable[[int], AbstractContextManager[None]]
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,26 @@ class Drafter(Protocol):
         """The loaded tokenizer's special and added tokens, which customer text must not spell."""
         ...
 
+    def stream(self, watch: Watch) -> DraftStream | None:
+        """Per-ticket drafting (continuous batching across tickets), or None where the backend
+        drafts in static batches only. ``watch`` times each model step for the watchdog."""
+        ...
+
     def close(self) -> None:
         """Free what outlives the Python object (vLLM's engine-core process), so the worker
         process can exit; called once when the worker stops."""
+        ...
+
+
+class DraftStream(Protocol):
+    """Drafts one prompt at a time on an engine that batches continuously (vLLM, transformers'
+    continuous-batching manager): a prompt joins the running batch when it arrives and its
+    caller gets the draft back as soon as *it* is done, not when the batch's longest is."""
+
+    def submit(self, chat: ChatMessages, timeout: float | None = None) -> str:
+        """Block until this chat's draft is done; raises what its generation raised."""
+        ...
+
+    def close(self) -> None:
+        """Stop the stream's thread; prompts still running get an error."""
         ...

@@ -17,7 +17,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from shared import metrics
 from worker.drafting.fences import tokenizer_control_tokens
 from worker.drafting.prompt_budget import PromptFitter, render_chat
-from worker.engine.base import ChatMessages
+from worker.engine.base import ChatMessages, DraftStream, Watch
+from worker.engine.continuous_stream import ContinuousDraftStream
 from worker.engine.device import pick_dtype
 from worker.engine.generation import Batching, GenerationParams, generate, unsupported
 from worker.engine.model_source import check_local_or_hub, explain_load_errors, resolve_draft_model
@@ -46,6 +47,7 @@ class DraftGenerator:
         max_seconds: float | None = None,
         dtype: str = "auto",
         batching: Batching = "static",
+        capacity: int = 16,
     ) -> None:
         check_local_or_hub(spec, "draft model")
         path = resolve_draft_model(spec, Path(cache_dir))
@@ -53,6 +55,7 @@ class DraftGenerator:
         self.device = device
         self.max_input_tokens = max_input_tokens
         self.batching: Batching = batching
+        self.capacity = capacity  # drafts generated at once by a continuous stream
         # The threads pool cannot interrupt a task, so a slow generate must end itself: after
         # max_seconds it returns what it has (a shorter draft; a person reviews every draft).
         self.params = GenerationParams(max_new_tokens, repetition_penalty, max_seconds)
@@ -104,6 +107,23 @@ class DraftGenerator:
         prompts = [self.prompt_ids(c) for c in chats]
         pad = self.tokenizer.pad_token_id
         return generate(self.batching, self.model, prompts, self.params, pad)
+
+    def stream(self, watch: Watch) -> DraftStream | None:
+        """Continuous batching: one manager for the worker's life, tickets joining one by one.
+        Static batches: None (the worker micro-batches prompts into ``generate``)."""
+        if self.batching != "continuous":
+            return None
+        return ContinuousDraftStream(
+            self.model,
+            self.prompt_ids,
+            lambda ids: str(self.tokenizer.decode(ids, skip_special_tokens=True)),
+            lambda chat: begun_replies([chat])[0],
+            self.params,
+            self.tokenizer.pad_token_id,
+            self.capacity,
+            self.max_input_tokens,
+            watch,
+        )
 
     def close(self) -> None:
         """Nothing outlives the model object here."""

@@ -40,6 +40,7 @@ def build_drafter(settings: Settings, device: torch.device) -> Drafter:
             device=device,
             cpu_kv_cache_gb=settings.vllm_cpu_kv_cache_gb,
             enforce_eager=settings.vllm_enforce_eager,
+            max_num_seqs=settings.batch_size,
         )
     from worker.engine.draft_model import DraftGenerator
 
@@ -53,4 +54,5 @@ def build_drafter(settings: Settings, device: torch.device) -> Drafter:
         settings.draft_seconds,
         settings.dtype,
         pick_batching(settings, device),
+        settings.batch_size,
     )

@@ -71,7 +71,12 @@ def _config(
     return cfg
 
 
-def _strip(ids: list[int], stop: set[int]) -> list[int]:
+def continuous_config(model: Any, params: GenerationParams, pad_id: int) -> GenerationConfig:
+    """The generation config continuous batching gets (only what it honours)."""
+    return _config(model, params, pad_id, "continuous")
+
+
+def strip(ids: list[int], stop: set[int]) -> list[int]:
     """New tokens up to (not including) the first end-of-sequence or padding token."""
     for i, t in enumerate(ids):
         if t in stop:
@@ -79,7 +84,7 @@ def _strip(ids: list[int], stop: set[int]) -> list[int]:
     return ids
 
 
-def _stop_ids(model: Any, pad_id: int, params: GenerationParams) -> set[int]:
+def stop_ids(model: Any, pad_id: int, params: GenerationParams) -> set[int]:
     if params.ignore_eos:
         return set()
     eos = model.generation_config.eos_token_id
@@ -103,8 +108,8 @@ def static_generate(
         attention_mask=mask.to(model.device),
         generation_config=_config(model, params, pad_id),
     )
-    stop = _stop_ids(model, pad_id, params)
-    return [_strip(row.tolist(), stop) for row in out[:, width:]]
+    stop = stop_ids(model, pad_id, params)
+    return [strip(row.tolist(), stop) for row in out[:, width:]]
 
 
 def sized_for(prompts: Sequence[list[int]], params: GenerationParams) -> Any:
@@ -155,8 +160,8 @@ def continuous_generate(
             f"continuous batching returned {len(outputs)} of {len(prompts)} drafts"
             + (f"; first error: {errors[0]}" if errors else "")
         )
-    stop = _stop_ids(model, pad_id, params)
-    return [_strip(list(o.generated_tokens), stop) for o in outputs]
+    stop = stop_ids(model, pad_id, params)
+    return [strip(list(o.generated_tokens), stop) for o in outputs]
 
 
 def generate(

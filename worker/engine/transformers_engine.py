@@ -15,7 +15,7 @@ import torch
 
 from shared.config import Settings
 from shared.taxonomy import load_taxonomy
-from worker.engine.base import ChatMessages, Classification, EngineInfo
+from worker.engine.base import ChatMessages, Classification, DraftStream, EngineInfo, Watch
 from worker.engine.classifier.classifier import TicketClassifier
 from worker.engine.device import freed_on_oom, pick_device
 from worker.engine.drafters import build_drafter
@@ -99,6 +99,11 @@ class TransformersEngine:
     def draft(self, chats: Sequence[ChatMessages]) -> list[str]:
         with freed_on_oom(self.device):
             return self.drafter.generate(chats)
+
+    def draft_stream(self, watch: Watch) -> DraftStream | None:
+        """Per-ticket drafting where the backend batches continuously (``worker.pipeline.stages``);
+        None: the worker drafts in static micro-batches through ``draft``."""
+        return self.drafter.stream(watch)
 
     def control_tokens(self) -> frozenset[str]:
         return self.drafter.control_tokens()

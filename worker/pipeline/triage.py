@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 
-from privacy import Redactor, restore
+from privacy import Redactor, Vault, restore
 from shared import metrics
 from shared.config import Settings
 from shared.errors import PermanentError, TransientError
 from shared.models import TriageResult
 from worker.drafting.citations import finish_draft
-from worker.drafting.draft_aids import DraftAids
+from worker.drafting.draft_aids import DraftAids, DraftPlan
 from worker.drafting.fences import Neutralizer
 from worker.drafting.knowledge_base import Hit, KnowledgeBase
 from worker.drafting.prompting import (
@@ -34,7 +34,7 @@ from worker.drafting.prompting import (
     reply_opening,
     with_opening,
 )
-from worker.engine.base import Classification, Engine
+from worker.engine.base import ChatMessages, Classification, Engine
 from worker.pipeline.redaction import redact_view
 from worker.pipeline.ticket_state import (
     DB_UNAVAILABLE,
@@ -45,7 +45,17 @@ from worker.pipeline.ticket_state import (
     transient,
 )
 
-__all__ = ["Outcome", "TriageJob", "TriageOutput", "mark_failed", "process_ticket", "run_batch"]
+__all__ = [
+    "Outcome",
+    "PreparedTicket",
+    "TriageJob",
+    "TriageOutput",
+    "finish",
+    "mark_failed",
+    "prepare_batch",
+    "process_ticket",
+    "run_batch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +123,42 @@ def fence_for(engine: Engine) -> Neutralizer:
     return _neutralizer(tuple(sorted(tokens())) if callable(tokens) else ())
 
 
-def run_batch(
+@dataclass(frozen=True)
+class PreparedTicket:
+    """A ticket after the batched model stages (classify, retrieve, plan): what its draft needs.
+
+    Drafting is a separate stage (``worker.pipeline.stages``), so the next tickets can be
+    classified while these generate, and each ticket can leave as soon as its own draft is done.
+    """
+
+    job: TriageJob
+    labels: Classification
+    hits: list[Hit]
+    plan: DraftPlan | None
+    chat: ChatMessages
+    vault: Vault
+    classify_ms: int
+    retrieve_ms: int
+    batch_size: int
+
+    @property
+    def canned(self) -> str | None:
+        """The draft when it needs no generation (a template or an approved reply)."""
+        return self.plan.canned if self.plan is not None else None
+
+
+def prepare_batch(
     engine: Engine,
     jobs: list[TriageJob],
     kb: KnowledgeBase | None = None,
     redactor: Redactor = DEFAULT_REDACTOR,
     aids: DraftAids | None = None,
-) -> list[TriageOutput]:
-    """One classify pass, one retrieval embed pass and one generate pass for the whole batch.
+) -> list[PreparedTicket]:
+    """One classify pass and one retrieval embed pass for the whole batch, then each prompt.
 
     ``kb`` must be built on this engine (same encoder); without one, drafts get no references.
-    The models see placeholders for personal data (``redactor``); the stored draft gets safe
-    values back (``privacy.restore``: a card as its last four digits).
-    ``aids`` (examples, fallback language, guardrails) must be built on it too.
+    The models see placeholders for personal data (``redactor``); ``finish`` puts safe values
+    back. ``aids`` (examples, fallback language, guardrails) must be built on it too.
     """
     t0 = time.perf_counter()
     fence = fence_for(engine)
@@ -139,8 +172,10 @@ def run_batch(
     vectors = engine.embed(texts) if aids is not None and aids.examples is not None else None
     plans = aids.plan(views, labels, vectors) if aids is not None else None
     t2 = time.perf_counter()
-    chats = []
-    for i, (v, lab, hs) in enumerate(zip(views, labels, hits, strict=True)):
+    c_ms, r_ms = int((t1 - t0) * 1000), int((t2 - t1) * 1000)
+    metrics.record_batch(len(jobs), t1 - t0, t2 - t1)
+    out = []
+    for i, (j, v, lab, hs) in enumerate(zip(jobs, views, labels, hits, strict=True)):
         plan = plans[i] if plans is not None else None
         plab = aids.prompt_labels(lab, plan) if aids is not None and plan is not None else lab
         refs = [Reference(h.passage.title, h.passage.text) for h in hs]
@@ -148,50 +183,66 @@ def run_batch(
         if aids is not None and plan is not None:
             chat = aids.with_examples(chat, plan)
         opening = reply_opening(plab.language.name, v.customer_name, fence)
-        chats.append(with_opening(chat, opening))
-    todo = [i for i in range(len(jobs)) if plans is None or plans[i].canned is None]
-    generated = iter(engine.draft([chats[i] for i in todo]) if todo else [])
-    drafts = [
-        next(generated) if plans is None or plans[i].canned is None else plans[i].canned or ""
-        for i in range(len(jobs))
-    ]
-    t3 = time.perf_counter()
-    c_ms, r_ms, d_ms = (int((b - a) * 1000) for a, b in ((t0, t1), (t1, t2), (t2, t3)))
-    metrics.record_batch(len(jobs), t1 - t0, t2 - t1, t3 - t2)
-    out = []
-    for i, (j, lab, d, hs, (_, vault)) in enumerate(
-        zip(jobs, labels, drafts, hits, redacted, strict=True)
-    ):
-        plan = plans[i] if plans is not None else None
-        draft, cites = finish_draft(
-            d,
-            [citation(n, h) for n, h in enumerate(hs, start=1)],
-            plan.language if plan is not None else lab.language.name,
-            [h.passage.text for h in hs],
-        )
-        draft = restore(draft, vault)
-        warnings: list[dict[str, Any]] = []
-        if aids is not None and plan is not None:
-            sources = [t for h in hs for t in (h.passage.text, h.passage.url or "")]
-            titles = [h.passage.title for h in hs]
-            draft, warnings = aids.guard(draft, j.view, plan, sources, titles)
-        suggestion = plan.suggestion if plan is not None else None
-        canned = plan is not None and plan.canned is not None
-        out.append(
-            TriageOutput(
-                lab,
-                draft,
-                c_ms,
-                d_ms,
-                len(jobs),
-                cites,
-                r_ms,
-                warnings,
-                suggestion,
-                None if canned else chats[i],
-            )
-        )
+        chat = with_opening(chat, opening)
+        out.append(PreparedTicket(j, lab, hs, plan, chat, redacted[i][1], c_ms, r_ms, len(jobs)))
     return out
+
+
+def finish(p: PreparedTicket, draft: str, draft_ms: int, aids: DraftAids | None) -> TriageOutput:
+    """The stored output of one ticket: citations, personal data restored, guardrails."""
+    plan = p.plan
+    hs = p.hits
+    text, cites = finish_draft(
+        draft,
+        [citation(n, h) for n, h in enumerate(hs, start=1)],
+        plan.language if plan is not None else p.labels.language.name,
+        [h.passage.text for h in hs],
+    )
+    text = restore(text, p.vault)
+    warnings: list[dict[str, Any]] = []
+    if aids is not None and plan is not None:
+        sources = [t for h in hs for t in (h.passage.text, h.passage.url or "")]
+        titles = [h.passage.title for h in hs]
+        text, warnings = aids.guard(text, p.job.view, plan, sources, titles)
+    canned = p.canned is not None
+    return TriageOutput(
+        p.labels,
+        text,
+        p.classify_ms,
+        draft_ms,
+        p.batch_size,
+        cites,
+        p.retrieve_ms,
+        warnings,
+        plan.suggestion if plan is not None else None,
+        None if canned else p.chat,
+    )
+
+
+def run_batch(
+    engine: Engine,
+    jobs: list[TriageJob],
+    kb: KnowledgeBase | None = None,
+    redactor: Redactor = DEFAULT_REDACTOR,
+    aids: DraftAids | None = None,
+) -> list[TriageOutput]:
+    """The whole batch in one call: ``prepare_batch``, one ``draft`` for every ticket that
+    needs generation, ``finish`` each. Evaluation and tests use it; the worker runs the same
+    three steps as stages (``worker.pipeline.stages``)."""
+    prepared = prepare_batch(engine, jobs, kb, redactor, aids)
+    todo = [p for p in prepared if p.canned is None]
+    t0 = time.perf_counter()
+    generated = iter(engine.draft([p.chat for p in todo]) if todo else [])
+    d_s = time.perf_counter() - t0
+    if todo:
+        metrics.record_drafts(len(todo), d_s)
+    d_ms = int(d_s * 1000)
+    return [
+        finish(p, p.canned, 0, aids)
+        if p.canned is not None
+        else finish(p, next(generated), d_ms, aids)
+        for p in prepared
+    ]
 
 
 def _result(
