@@ -25,13 +25,14 @@ def test_efficiency_is_pipeline_over_bare() -> None:
         efficiency(1.0, 0.0)
 
 
-def test_batches_group_tickets_that_share_a_batch_and_its_timings() -> None:
+def test_batches_group_tickets_that_share_a_classify_batch() -> None:
+    # Drafts are timed per ticket (each leaves when its draft is done): only classify is shared.
     rows = [
         {"created_at": 3.0, "batch_size": 1, "classify_ms": 10, "draft_ms": 900},
         {"created_at": 1.0, "batch_size": 2, "classify_ms": 20, "draft_ms": 1500},
-        {"created_at": 1.1, "batch_size": 2, "classify_ms": 20, "draft_ms": 1500},
+        {"created_at": 1.1, "batch_size": 2, "classify_ms": 20, "draft_ms": 700},
         {"created_at": 2.0, "batch_size": 2, "classify_ms": 21, "draft_ms": 1400},
-        {"created_at": 2.1, "batch_size": 2, "classify_ms": 21, "draft_ms": 1400},
+        {"created_at": 2.1, "batch_size": 2, "classify_ms": 21, "draft_ms": 2400},
     ]
     assert batches(rows) == [2, 2, 1]
 

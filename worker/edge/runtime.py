@@ -30,7 +30,14 @@ from worker.engine.base import Engine
 from worker.engine.factory import build_engine
 from worker.pipeline.stages import TriageStages, batched_drafts
 from worker.pipeline.ticket_state import DB_UNAVAILABLE
-from worker.pipeline.triage import finish, prepare_batch, redactor_from
+from worker.pipeline.triage import (
+    TriageJob,
+    TriageOutput,
+    finish,
+    prepare_batch,
+    redactor_from,
+    run_batch,
+)
 
 log = logging.getLogger(__name__)
 MAX_START_BACKOFF_S = 30.0
@@ -71,6 +78,9 @@ class WorkerRuntime:
     settings: Settings
     engine: Engine
     stages: TriageStages
+    # The same triage as one call per batch (classify, retrieve, draft, finish), for
+    # benchmarks and evaluation; the worker's tasks go through ``stages``.
+    run_batch: Callable[[list[TriageJob]], list[TriageOutput]]
     db: DbEngine
     kb: KnowledgeBase
     watchdog: StallWatchdog
@@ -109,18 +119,20 @@ def start_runtime(settings: Settings, on_stall: StallHandler = end_worker) -> Wo
         aids = build_draft_aids(settings, db, engine, loaded)  # issue 20
         load_s = time.perf_counter() - t0
         wait_s = settings.max_batch_wait_ms / 1000
+        redactor = redactor_from(settings)
         # Continuous batching across tickets where the backend has it, static micro-batches
         # otherwise; classification of the next tickets runs while these generate.
         drafts = engine.draft_stream() or batched_drafts(engine.draft, settings.batch_size, wait_s)
         stages = TriageStages(
-            partial(prepare_batch, engine, kb=kb, redactor=redactor_from(settings), aids=aids),
+            partial(prepare_batch, engine, kb=kb, redactor=redactor, aids=aids),
             drafts,
             partial(finish, aids=aids),
             settings.batch_size,
             wait_s,
         )
         name = f"{socket.gethostname()}:{os.getpid()}"
-        _runtime = WorkerRuntime(settings, engine, stages, db, kb, watchdog, name, load_s)
+        whole = partial(run_batch, engine, kb=kb, redactor=redactor, aids=aids)
+        _runtime = WorkerRuntime(settings, engine, stages, whole, db, kb, watchdog, name, load_s)
         metrics.record_worker_ready(load_s, watchdog.longest_running_s)
         log.info(
             "worker %s ready: engine %s loaded and warmed in %.1fs on %s",
