@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft202012Validator
 
+# serve_forever's poll interval: shutdown() waits up to one (0.5 s by default) at every stop.
+POLL_S = 0.02
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "connectors"
 Responder = Callable[["Call"], tuple[int, Any]]
 
@@ -77,7 +79,9 @@ class ContractServer:
             Draft202012Validator.check_schema(v.schema)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -14,6 +14,9 @@ from typing import Any
 from delivery.signing import SIGNATURE_HEADER, verify
 from ticketflow.smtp_sink import SmtpSink
 
+# serve_forever's poll interval: shutdown() waits up to one (0.5 s by default) at every stop.
+POLL_S = 0.02
+
 __all__ = ["SmtpSink", "WebhookReceiver"]
 
 
@@ -55,7 +58,9 @@ class WebhookReceiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        )
 
     def start(self) -> WebhookReceiver:
         self._thread.start()

@@ -20,6 +20,8 @@ import pytest
 
 from tests.integration.rt.rt_server import RTServer, remove, rt_installed, start_rt
 
+# serve_forever's poll interval: shutdown() waits up to one (0.5 s by default) at every stop.
+POLL_S = 0.02
 WEBHOOK_SECRET = "rt-webhook-secret-for-tests"
 pytestmark = pytest.mark.integration
 
@@ -62,7 +64,9 @@ class Relay:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/integrations/rt/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL_S}, daemon=True
+        ).start()
 
     def wait(self, pred: Callable[[list[Delivery]], bool], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
