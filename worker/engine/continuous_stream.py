@@ -63,8 +63,7 @@ class ContinuousDraftStream:
             ),
         )
         self._manager.start()
-        self._waiting: dict[str, Future[str]] = {}
-        self._begun_of: dict[str, str] = {}
+        self._waiting: dict[str, tuple[Future[str], str]] = {}  # id -> (future, reply begun)
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closed = threading.Event()
@@ -77,8 +76,7 @@ class ContinuousDraftStream:
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("the worker is stopping; the draft was not started")
-            self._waiting[request_id] = future
-            self._begun_of[request_id] = self._begun(chat)
+            self._waiting[request_id] = (future, self._begun(chat))
         added = self._manager.add_request(
             self._prompt_ids(chat),
             request_id=request_id,
@@ -116,10 +114,10 @@ class ContinuousDraftStream:
 
     def _settle(self, request_id: str, outcome: str | BaseException) -> None:
         with self._lock:
-            future = self._waiting.pop(request_id, None)
-            begun = self._begun_of.pop(request_id, "")
-        if future is None:
+            waiting = self._waiting.pop(request_id, None)
+        if waiting is None:
             return
+        future, begun = waiting
         if isinstance(outcome, BaseException):
             future.set_exception(outcome)
         else:
@@ -129,6 +127,5 @@ class ContinuousDraftStream:
         with self._lock:
             waiting = list(self._waiting.values())
             self._waiting.clear()
-            self._begun_of.clear()
-        for future in waiting:
+        for future, _ in waiting:
             future.set_exception(err)
